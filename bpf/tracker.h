@@ -7,6 +7,10 @@
 #ifndef ATTESTD_TRACKER_H
 #define ATTESTD_TRACKER_H
 
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
 #define TASK_COMM_LEN 16
 #define EXE_PATH_LEN 512
 #define CGROUP_PATH_LEN 512

@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The process tracker: follows exec, fork, exit and cgroup moves and keeps
+ * one proc_state per thread group in the procs map, keyed by tgid.  Every
+ * change is also sent to user space on the events ring buffer; an event that
+ * cannot be reserved is counted, never silently dropped, so that attestd
+ * knows to resync.  The map is the authority: user space reads it back at
+ * answer time and after a loss.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "tracker.h"
+#include "core_fixes.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Scratch for building paths backwards; a power of two, plus a name's slack. */
+#define SCRATCH_SZ 1024
+#define SCRATCH_MASK (SCRATCH_SZ - 1)
+#define NAME_MASK 255
+
+struct scratch {
+	struct event ev;
+	char buf[SCRATCH_SZ + NAME_MASK + 1];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PROCS_MAX_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* records are big: pay per process */
+	__type(key, __u32);
+	__type(value, struct proc_state);
+} procs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, STAT_NR);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch_map SEC(".maps");
+
+static __always_inline void stat_inc(__u32 slot)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &slot);
+
+	if (v)
+		*v += 1;
+}
+
+/*
+ * Appends /name components in front of pos, walking from dentry to the root
+ * of the mount namespace that holds it, crossing mount points.  The result
+ * is the path /proc/PID/exe shows to a reader in the initial namespace.
+ * Returns the new pos, and sets *truncated when the walk gave up early.
+ */
+static __always_inline __u32 prepend_dentry_path(char *buf, __u32 pos, struct dentry *dentry,
+						 struct vfsmount *vfsmnt, bool *truncated)
+{
+	struct mount *mnt = (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt);
+	bool done = false;
+
+	for (int i = 0; i < PATH_MAX_DEPTH; i++) {
+		struct dentry *mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
+		struct dentry *parent;
+		const unsigned char *name;
+		__u32 len;
+
+		if (dentry == mnt_root) {
+			struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+
+			if (up == mnt) { /* root of its mount namespace */
+				done = true;
+				break;
+			}
+			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+			mnt = up;
+			continue;
+		}
+		parent = BPF_CORE_READ(dentry, d_parent);
+		if (parent == dentry) { /* a filesystem root outside any mount */
+			done = true;
+			break;
+		}
+		len = BPF_CORE_READ(dentry, d_name.len) & NAME_MASK;
+		name = BPF_CORE_READ(dentry, d_name.name);
+		if (len + 1 > pos) {
+			*truncated = true;
+			return pos;
+		}
+		pos -= len;
+		bpf_probe_read_kernel(&buf[pos & SCRATCH_MASK], len, name);
+		pos -= 1;
+		buf[pos & SCRATCH_MASK] = '/';
+		dentry = parent;
+	}
+	if (!done)
+		*truncated = true;
+	return pos;
+}
+
+/* Copies buf[pos..SCRATCH_SZ) into out as a string; "/" when empty. */
+static __always_inline bool copy_path(char *out, __u32 out_len, const char *buf, __u32 pos)
+{
+	__u32 len = SCRATCH_SZ - pos;
+
+	if (len == 0) {
+		out[0] = '/';
+		out[1] = '\0';
+		return false;
+	}
+	if (len > out_len - 1) {
+		bpf_probe_read_kernel(out, out_len - 1, &buf[pos & SCRATCH_MASK]);
+		out[out_len - 1] = '\0';
+		return true;
+	}
+	bpf_probe_read_kernel(out, len & (out_len - 1), &buf[pos & SCRATCH_MASK]);
+	out[len & (out_len - 1)] = '\0';
+	return false;
+}
+
+static __always_inline void fill_exe(struct scratch *s, struct file *file)
+{
+	struct proc_state *st = &s->ev.state;
+	struct inode *inode;
+	bool truncated = false;
+	__u32 pos;
+
+	if (!file) {
+		st->flags |= PROC_F_NO_EXE;
+		st->exe[0] = '\0';
+		return;
+	}
+	pos = prepend_dentry_path(s->buf, SCRATCH_SZ, BPF_CORE_READ(file, f_path.dentry),
+				  BPF_CORE_READ(file, f_path.mnt), &truncated);
+	if (copy_path(st->exe, EXE_PATH_LEN, s->buf, pos) || truncated)
+		st->flags |= PROC_F_EXE_TRUNCATED;
+	inode = BPF_CORE_READ(file, f_inode);
+	st->exe_dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	st->exe_ino = BPF_CORE_READ(inode, i_ino);
+	st->exe_size = BPF_CORE_READ(inode, i_size);
+	st->exe_ctime_ns = inode_ctime_ns(inode);
+}
+
+/* The cgroup v2 path, from the task's default-hierarchy cgroup up to its root. */
+static __always_inline void fill_cgroup(struct scratch *s, struct task_struct *task)
+{
+	struct proc_state *st = &s->ev.state;
+	struct kernfs_node *kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
+	__u32 pos = SCRATCH_SZ;
+	bool truncated = true;
+
+	st->cgroup_id = BPF_CORE_READ(kn, id);
+	for (int i = 0; i < CGROUP_MAX_DEPTH; i++) {
+		struct kernfs_node *parent = kn_parent(kn);
+		const char *name;
+		long len;
+
+		if (!parent) { /* the hierarchy's root has no name of its own */
+			truncated = false;
+			break;
+		}
+		name = BPF_CORE_READ(kn, name);
+		/* Read the name at its own place first, to learn its length. */
+		len = bpf_probe_read_kernel_str(&s->buf[SCRATCH_SZ - NAME_MASK - 1], NAME_MASK + 1,
+						name);
+		if (len <= 1 || (__u32)len > pos) {
+			truncated = len > 1;
+			break;
+		}
+		len -= 1;
+		pos -= len;
+		bpf_probe_read_kernel(&s->buf[pos & SCRATCH_MASK], len & NAME_MASK, name);
+		pos -= 1;
+		s->buf[pos & SCRATCH_MASK] = '/';
+		kn = parent;
+	}
+	if (copy_path(st->cgroup, CGROUP_PATH_LEN, s->buf, pos) || truncated)
+		st->flags |= PROC_F_CGROUP_TRUNCATED;
+}
+
+static __always_inline __u32 task_pidns_ino(struct task_struct *task)
+{
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+	struct upid *up;
+
+	if (level > 32)
+		return 0;
+	up = (void *)pid + bpf_core_field_offset(struct pid, numbers) +
+	     level * bpf_core_type_size(struct upid);
+	return BPF_CORE_READ(up, ns, ns.inum);
+}
+
+static __always_inline void fill_creds(struct proc_state *st, struct task_struct *task)
+{
+	const struct cred *cred = BPF_CORE_READ(task, cred);
+	struct group_info *gi = BPF_CORE_READ(cred, group_info);
+	__u32 n;
+
+	st->uid = BPF_CORE_READ(cred, uid.val);
+	st->gid = BPF_CORE_READ(cred, gid.val);
+	st->euid = BPF_CORE_READ(cred, euid.val);
+	st->egid = BPF_CORE_READ(cred, egid.val);
+	n = BPF_CORE_READ(gi, ngroups);
+	st->ngroups = n;
+	if (n > MAX_GROUPS) {
+		st->flags |= PROC_F_GROUPS_TRUNCATED;
+		n = MAX_GROUPS;
+	}
+	for (__u32 i = 0; i < MAX_GROUPS; i++) {
+		if (i >= n)
+			break;
+		bpf_core_read(&st->groups[i], sizeof(__u32), &gi->gid[i]);
+	}
+}
+
+/*
+ * Fills the scratch record for task's thread group.  exe is the file the
+ * kernel runs for it: the exec's file at exec, mm->exe_file otherwise.
+ */
+static __always_inline struct scratch *fill_state(struct task_struct *task, struct file *exe,
+						  __u32 type)
+{
+	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+	struct task_struct *parent = BPF_CORE_READ(leader, real_parent);
+	struct proc_state *st, *old;
+	struct scratch *s;
+	__u32 zero = 0, tgid;
+
+	s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
+		return NULL;
+	st = &s->ev.state;
+	s->ev.type = type;
+	tgid = BPF_CORE_READ(leader, tgid);
+	st->tgid = tgid;
+	st->start_ns = BPF_CORE_READ(leader, start_boottime);
+	st->flags = 0;
+	/* Keep the parent seen at fork: a reparented child keeps its lineage. */
+	old = bpf_map_lookup_elem(&procs, &tgid);
+	if (old && old->start_ns == st->start_ns) {
+		st->ppid = old->ppid;
+		st->parent_start_ns = old->parent_start_ns;
+	} else {
+		st->ppid = BPF_CORE_READ(parent, tgid);
+		st->parent_start_ns = BPF_CORE_READ(parent, group_leader, start_boottime);
+	}
+	fill_creds(st, leader == task ? task : leader);
+	BPF_CORE_READ_STR_INTO(&st->comm, task, comm);
+	fill_exe(s, exe);
+	fill_cgroup(s, task);
+	st->pidns_ino = task_pidns_ino(task);
+	st->mntns_ino = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+	return s;
+}
+
+static __always_inline void publish(struct scratch *s)
+{
+	if (bpf_map_update_elem(&procs, &s->ev.state.tgid, &s->ev.state, BPF_ANY))
+		stat_inc(STAT_MAP_FULL);
+	if (bpf_ringbuf_output(&events, &s->ev, sizeof(s->ev), 0))
+		stat_inc(STAT_EVENTS_LOST);
+	else
+		stat_inc(STAT_EVENTS);
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct scratch *s = fill_state(p, BPF_CORE_READ(bprm, file), EV_EXEC);
+
+	if (s)
+		publish(s);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct scratch *s;
+
+	/* A new thread joins its group's record: nothing to add. */
+	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+		return 0;
+	s = fill_state(child, BPF_CORE_READ(child, mm, exe_file), EV_FORK);
+	if (s)
+		publish(s);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(handle_exit, struct task_struct *p)
+{
+	struct exit_event *e;
+	__u32 tgid;
+
+	/* Only the last thread's exit ends the group (signal->live hits 0 first). */
+	if (BPF_CORE_READ(p, signal, live.counter) > 0)
+		return 0;
+	tgid = BPF_CORE_READ(p, tgid);
+	bpf_map_delete_elem(&procs, &tgid);
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		stat_inc(STAT_EVENTS_LOST);
+		return 0;
+	}
+	e->type = EV_EXIT;
+	e->tgid = tgid;
+	e->start_ns = BPF_CORE_READ(p, group_leader, start_boottime);
+	e->exit_code = BPF_CORE_READ(p, exit_code);
+	e->pad = 0;
+	bpf_ringbuf_submit(e, 0);
+	stat_inc(STAT_EVENTS);
+	return 0;
+}
+
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(handle_cgroup_attach, struct cgroup *dst, const char *path, struct task_struct *task,
+	     bool threadgroup)
+{
+	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+	__u32 tgid = BPF_CORE_READ(leader, tgid);
+	struct proc_state *old;
+	struct scratch *s;
+	__u64 id;
+
+	/* Moves in v1 hierarchies fire here too; only a v2 change matters. */
+	id = BPF_CORE_READ(leader, cgroups, dfl_cgrp, kn, id);
+	old = bpf_map_lookup_elem(&procs, &tgid);
+	if (old && old->cgroup_id == id)
+		return 0;
+	s = fill_state(leader, BPF_CORE_READ(leader, mm, exe_file), EV_CGROUP);
+	if (s)
+		publish(s);
+	return 0;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * How the process table reaches the stages around it without knowing them:
+ * the digest cache (for unix:sha256) and the matcher (selectors to SPIFFE
+ * IDs).  Both are called with the table's write lock held, so they must not
+ * call back into the table.
+ */
+#ifndef ATTESTD_PROCTABLE_HOOKS_H
+#define ATTESTD_PROCTABLE_HOOKS_H
+
+#include <stdbool.h>
+#include "proctable.h"
+#include "selectors.h"
+
+struct proctable_hooks {
+	void *ctx;
+	/* 0 and the hex digest of st's executable if known; else -EAGAIN (queued). */
+	int (*digest)(void *ctx, const struct proc_state *st, char hex[65]);
+	/* Appends the SPIFFE IDs the selectors match to ids. */
+	int (*match)(void *ctx, const char *const *sel, size_t n, struct strv *ids);
+};
+
+void proctable_set_hooks(struct proctable *pt, const struct proctable_hooks *hooks);
+/* Rederives the processes pred selects (all when pred is NULL). */
+int proctable_rederive(struct proctable *pt, bool (*pred)(void *arg, const struct proc_state *st),
+		       void *arg);
+/* Calls fn for every process under the read lock; fn must not call the table. */
+int proctable_for_each(struct proctable *pt,
+		       void (*fn)(void *arg, const struct proc_state *st, uint64_t ticks), void *arg);
+
+#endif

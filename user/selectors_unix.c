@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * unix:* selectors, as SPIRE's unix workload attestor names them: the
+ * effective uid and gid (with names resolved through NSS), supplementary
+ * groups, the executable the kernel ran and its digest.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include "selectors.h"
+
+#define NSS_BUF 16384
+
+static int push_user(struct strv *out, __u32 uid)
+{
+	struct passwd pw, *res = NULL;
+	char buf[NSS_BUF];
+
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res)
+		return strv_pushf(out, "unix:user:%s", res->pw_name);
+	return 0;
+}
+
+static int push_group(struct strv *out, const char *key, __u32 gid)
+{
+	struct group gr, *res = NULL;
+	char buf[NSS_BUF];
+
+	if (getgrgid_r(gid, &gr, buf, sizeof(buf), &res) == 0 && res)
+		return strv_pushf(out, "unix:%s:%s", key, res->gr_name);
+	return 0;
+}
+
+int selectors_unix(const struct selector_input *in, struct strv *out)
+{
+	const struct proc_state *st = in->st;
+	__u32 n = st->ngroups < MAX_GROUPS ? st->ngroups : MAX_GROUPS;
+	int r;
+
+	if ((r = strv_pushf(out, "unix:uid:%u", st->euid)) < 0 || (r = push_user(out, st->euid)) < 0 ||
+	    (r = strv_pushf(out, "unix:gid:%u", st->egid)) < 0 ||
+	    (r = push_group(out, "group", st->egid)) < 0)
+		return r;
+	for (__u32 i = 0; i < n; i++) {
+		if ((r = strv_pushf(out, "unix:supplementary_gid:%u", st->groups[i])) < 0 ||
+		    (r = push_group(out, "supplementary_group", st->groups[i])) < 0)
+			return r;
+	}
+	/* A truncated path names some other file: better no selector than a wrong one. */
+	if (st->exe[0] == '/' && !(st->flags & (PROC_F_EXE_TRUNCATED | PROC_F_NO_EXE))) {
+		if ((r = strv_pushf(out, "unix:path:%s", st->exe)) < 0)
+			return r;
+		if (in->sha256 && (r = strv_pushf(out, "unix:sha256:%s", in->sha256)) < 0)
+			return r;
+	}
+	return 0;
+}

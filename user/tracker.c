@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Loads tracker.bpf.c through its skeleton.  The ring buffer callback only
+ * hands records on: the work of deriving selectors happens in the consumer.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "tracker.skel.h"
+#include "tracker_user.h"
+
+struct tracker {
+	struct tracker_bpf *skel;
+	struct ring_buffer *rb;
+	struct tracker_ops ops;
+	int ncpus;
+};
+
+static int handle_event(void *ctx, void *data, size_t size)
+{
+	struct tracker *t = ctx;
+	__u32 type;
+
+	if (size < sizeof(__u32))
+		return 0;
+	type = *(__u32 *)data;
+	if (type == EV_EXIT && size >= sizeof(struct exit_event)) {
+		const struct exit_event *e = data;
+
+		if (t->ops.on_exit)
+			t->ops.on_exit(t->ops.ctx, e->tgid, e->start_ns, e->exit_code);
+	} else if (size >= sizeof(struct event)) {
+		const struct event *e = data;
+
+		if (t->ops.on_state)
+			t->ops.on_state(t->ops.ctx, e->type, &e->state);
+	}
+	return 0;
+}
+
+static int silent_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	/* libbpf's own diagnostics only at debug; callers report the failure once. */
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	if (getenv("ATTESTD_LIBBPF_VERBOSE"))
+		return vfprintf(stderr, fmt, ap);
+	return 0;
+}
+
+int tracker_open(const struct tracker_opts *opts, const struct tracker_ops *ops,
+		 struct tracker **ret, char *err, size_t errlen)
+{
+	struct tracker *t;
+	int r;
+
+	libbpf_set_print(silent_print);
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->ops = *ops;
+	t->ncpus = libbpf_num_possible_cpus();
+	t->skel = tracker_bpf__open();
+	if (!t->skel) {
+		r = -errno;
+		snprintf(err, errlen, "cannot open BPF object: %s", strerror(-r));
+		goto fail;
+	}
+	if (opts->ringbuf_bytes)
+		bpf_map__set_max_entries(t->skel->maps.events, opts->ringbuf_bytes);
+	if (opts->max_procs)
+		bpf_map__set_max_entries(t->skel->maps.procs, opts->max_procs);
+	r = tracker_bpf__load(t->skel);
+	if (r) {
+		snprintf(err, errlen, "kernel refused the BPF programs: %s", strerror(-r));
+		goto fail;
+	}
+	r = tracker_bpf__attach(t->skel);
+	if (r) {
+		snprintf(err, errlen, "cannot attach tp_btf programs: %s", strerror(-r));
+		goto fail;
+	}
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), handle_event, t, NULL);
+	if (!t->rb) {
+		r = -errno;
+		snprintf(err, errlen, "cannot open ring buffer: %s", strerror(-r));
+		goto fail;
+	}
+	*ret = t;
+	return 0;
+fail:
+	tracker_close(t);
+	return r < 0 ? r : -EINVAL;
+}
+
+void tracker_close(struct tracker *t)
+{
+	if (!t)
+		return;
+	ring_buffer__free(t->rb);
+	tracker_bpf__destroy(t->skel);
+	free(t);
+}
+
+int tracker_poll(struct tracker *t, int timeout_ms)
+{
+	int r = ring_buffer__poll(t->rb, timeout_ms);
+
+	return r == -EINTR ? 0 : r;
+}
+
+int tracker_fd(struct tracker *t)
+{
+	return ring_buffer__epoll_fd(t->rb);
+}
+
+int tracker_stats(struct tracker *t, struct tracker_stats *out)
+{
+	__u64 vals[t->ncpus];
+	__u64 sums[STAT_NR] = { 0 };
+
+	for (__u32 k = 0; k < STAT_NR; k++) {
+		if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.stats), &k, vals))
+			return -errno;
+		for (int c = 0; c < t->ncpus; c++)
+			sums[k] += vals[c];
+	}
+	out->events = sums[STAT_EVENTS];
+	out->lost = sums[STAT_EVENTS_LOST];
+	out->map_full = sums[STAT_MAP_FULL];
+	return 0;
+}
+
+int tracker_lookup(struct tracker *t, uint32_t tgid, struct proc_state *st)
+{
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.procs), &tgid, st))
+		return -errno;
+	return 0;
+}
+
+int tracker_seed(struct tracker *t, const struct proc_state *st)
+{
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.procs), &st->tgid, st, BPF_NOEXIST))
+		return -errno;
+	return 0;
+}
+
+int tracker_forget(struct tracker *t, uint32_t tgid, uint64_t start_ns)
+{
+	struct proc_state *st = malloc(sizeof(*st));
+	int r = 0;
+
+	if (!st)
+		return -ENOMEM;
+	if (tracker_lookup(t, tgid, st) == 0 && st->start_ns == start_ns &&
+	    bpf_map_delete_elem(bpf_map__fd(t->skel->maps.procs), &tgid))
+		r = -errno;
+	free(st);
+	return r;
+}
