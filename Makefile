@@ -53,8 +53,8 @@ LIB_SRCS := $(filter-out $(MAINS),$(wildcard user/*.c))
 LIB_OBJS := $(LIB_SRCS:user/%.c=$(BUILD)/user/%.o) $(PB_OBJS)
 LIB := $(BUILD)/libattest.a
 
-UNIT_SRCS := $(wildcard selftests/unit/test_*.c)
-KERN_SRCS := $(wildcard selftests/kernel/test_*.c)
+UNIT_SRCS := $(wildcard selftests/unit/*.c)
+KERN_SRCS := $(wildcard selftests/kernel/*.c)
 HARNESS := $(BUILD)/selftests/harness.o
 UNIT_BIN := $(BUILD)/selftests/test_unit
 KERN_BIN := $(BUILD)/selftests/test_kernel

@@ -56,7 +56,8 @@ static __always_inline __u64 inode_ctime_ns(struct inode *inode)
 
 	if (bpf_core_field_exists(i11->i_ctime_sec)) {
 		sec = BPF_CORE_READ(i11, i_ctime_sec);
-		nsec = BPF_CORE_READ(i11, i_ctime_nsec);
+		/* since 6.13 bit 31 flags a multigrain ctime as queried */
+		nsec = BPF_CORE_READ(i11, i_ctime_nsec) & ~(1U << 31);
 	} else if (bpf_core_field_exists(i6->__i_ctime)) {
 		sec = BPF_CORE_READ(i6, __i_ctime.tv_sec);
 		nsec = BPF_CORE_READ(i6, __i_ctime.tv_nsec);

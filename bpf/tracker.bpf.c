@@ -21,6 +21,11 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define SCRATCH_MASK (SCRATCH_SZ - 1)
 #define NAME_MASK 255
 
+/* Keeps clang from dropping a mask the verifier needs to see. */
+#ifndef barrier_var
+#define barrier_var(var) asm volatile("" : "+r"(var))
+#endif
+
 struct scratch {
 	struct event ev;
 	char buf[SCRATCH_SZ + NAME_MASK + 1];
@@ -61,55 +66,109 @@ static __always_inline void stat_inc(__u32 slot)
 		*v += 1;
 }
 
-/*
- * Appends /name components in front of pos, walking from dentry to the root
- * of the mount namespace that holds it, crossing mount points.  The result
- * is the path /proc/PID/exe shows to a reader in the initial namespace.
- * Returns the new pos, and sets *truncated when the walk gave up early.
- */
-static __always_inline __u32 prepend_dentry_path(char *buf, __u32 pos, struct dentry *dentry,
-						 struct vfsmount *vfsmnt, bool *truncated)
+static __always_inline struct scratch *get_scratch(void)
 {
-	struct mount *mnt = (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt);
-	bool done = false;
+	__u32 zero = 0;
 
-	for (int i = 0; i < PATH_MAX_DEPTH; i++) {
-		struct dentry *mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
-		struct dentry *parent;
-		const unsigned char *name;
-		__u32 len;
+	return bpf_map_lookup_elem(&scratch_map, &zero);
+}
 
-		if (dentry == mnt_root) {
-			struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+/*
+ * Paths are built backwards in the scratch buffer, one component per
+ * bpf_loop() step: the verifier checks a step once, not once per level.
+ */
+struct walk {
+	struct dentry *dentry;
+	struct mount *mnt;
+	struct kernfs_node *kn;
+	__u32 pos;
+	bool done;
+	bool truncated;
+};
 
-			if (up == mnt) { /* root of its mount namespace */
-				done = true;
-				break;
-			}
-			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
-			mnt = up;
-			continue;
-		}
-		parent = BPF_CORE_READ(dentry, d_parent);
-		if (parent == dentry) { /* a filesystem root outside any mount */
-			done = true;
-			break;
-		}
-		len = BPF_CORE_READ(dentry, d_name.len) & NAME_MASK;
-		name = BPF_CORE_READ(dentry, d_name.name);
-		if (len + 1 > pos) {
-			*truncated = true;
-			return pos;
-		}
-		pos -= len;
-		bpf_probe_read_kernel(&buf[pos & SCRATCH_MASK], len, name);
-		pos -= 1;
-		buf[pos & SCRATCH_MASK] = '/';
-		dentry = parent;
+/* Puts "/name" (len bytes) in front of w->pos; false when it does not fit. */
+static __always_inline bool prepend_name(struct walk *w, const void *name, __u32 len)
+{
+	struct scratch *s = get_scratch();
+
+	if (!s)
+		return false;
+	if (len + 1 > w->pos) {
+		w->truncated = true;
+		return false;
 	}
-	if (!done)
-		*truncated = true;
-	return pos;
+	w->pos -= len;
+	barrier_var(len);
+	len &= NAME_MASK;
+	bpf_probe_read_kernel(&s->buf[w->pos & SCRATCH_MASK], len, name);
+	w->pos -= 1;
+	s->buf[w->pos & SCRATCH_MASK] = '/';
+	return true;
+}
+
+/*
+ * One step from a dentry towards the root of the mount namespace that holds
+ * it, crossing mount points: the result is the path /proc/PID/exe shows to
+ * a reader in the initial namespace.
+ */
+static long dentry_step(__u32 i, void *ctx)
+{
+	struct walk *w = ctx;
+	/* locals: CO-RE relocations must not reach into struct walk itself */
+	struct dentry *dentry = w->dentry, *parent;
+	struct mount *mnt = w->mnt;
+	struct dentry *mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
+	__u32 len;
+
+	if (dentry == mnt_root) {
+		struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+
+		if (up == mnt) { /* root of its mount namespace */
+			w->done = true;
+			return 1;
+		}
+		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = up;
+		return 0;
+	}
+	parent = BPF_CORE_READ(dentry, d_parent);
+	if (parent == dentry) { /* a filesystem root outside any mount */
+		w->done = true;
+		return 1;
+	}
+	len = BPF_CORE_READ(dentry, d_name.len);
+	if (!prepend_name(w, BPF_CORE_READ(dentry, d_name.name), len))
+		return 1;
+	w->dentry = parent;
+	return 0;
+}
+
+/* One step up the cgroup v2 hierarchy; the root itself has no name. */
+static long kernfs_step(__u32 i, void *ctx)
+{
+	struct walk *w = ctx;
+	struct kernfs_node *kn = w->kn;
+	struct kernfs_node *parent = kn_parent(kn);
+	const char *name;
+	struct scratch *s;
+	long len;
+
+	if (!parent) {
+		w->done = true;
+		return 1;
+	}
+	s = get_scratch();
+	if (!s)
+		return 1;
+	name = BPF_CORE_READ(kn, name);
+	/* Read the name into the slack past the buffer first, to learn its length. */
+	len = bpf_probe_read_kernel_str(&s->buf[SCRATCH_SZ], NAME_MASK + 1, name);
+	if (len <= 1)
+		return 1;
+	if (!prepend_name(w, name, (__u32)(len - 1)))
+		return 1;
+	w->kn = parent;
+	return 0;
 }
 
 /* Copies buf[pos..SCRATCH_SZ) into out as a string; "/" when empty. */
@@ -127,26 +186,30 @@ static __always_inline bool copy_path(char *out, __u32 out_len, const char *buf,
 		out[out_len - 1] = '\0';
 		return true;
 	}
-	bpf_probe_read_kernel(out, len & (out_len - 1), &buf[pos & SCRATCH_MASK]);
-	out[len & (out_len - 1)] = '\0';
+	barrier_var(len);
+	len &= out_len - 1;
+	bpf_probe_read_kernel(out, len, &buf[pos & SCRATCH_MASK]);
+	out[len] = '\0';
 	return false;
 }
 
 static __always_inline void fill_exe(struct scratch *s, struct file *file)
 {
 	struct proc_state *st = &s->ev.state;
+	struct vfsmount *vfsmnt;
 	struct inode *inode;
-	bool truncated = false;
-	__u32 pos;
+	struct walk w = { .pos = SCRATCH_SZ };
 
 	if (!file) {
 		st->flags |= PROC_F_NO_EXE;
 		st->exe[0] = '\0';
 		return;
 	}
-	pos = prepend_dentry_path(s->buf, SCRATCH_SZ, BPF_CORE_READ(file, f_path.dentry),
-				  BPF_CORE_READ(file, f_path.mnt), &truncated);
-	if (copy_path(st->exe, EXE_PATH_LEN, s->buf, pos) || truncated)
+	vfsmnt = BPF_CORE_READ(file, f_path.mnt);
+	w.dentry = BPF_CORE_READ(file, f_path.dentry);
+	w.mnt = (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt);
+	bpf_loop(PATH_MAX_DEPTH, dentry_step, &w, 0);
+	if (copy_path(st->exe, EXE_PATH_LEN, s->buf, w.pos) || !w.done || w.truncated)
 		st->flags |= PROC_F_EXE_TRUNCATED;
 	inode = BPF_CORE_READ(file, f_inode);
 	st->exe_dev = BPF_CORE_READ(inode, i_sb, s_dev);
@@ -160,35 +223,11 @@ static __always_inline void fill_cgroup(struct scratch *s, struct task_struct *t
 {
 	struct proc_state *st = &s->ev.state;
 	struct kernfs_node *kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
-	__u32 pos = SCRATCH_SZ;
-	bool truncated = true;
+	struct walk w = { .pos = SCRATCH_SZ, .kn = kn };
 
 	st->cgroup_id = BPF_CORE_READ(kn, id);
-	for (int i = 0; i < CGROUP_MAX_DEPTH; i++) {
-		struct kernfs_node *parent = kn_parent(kn);
-		const char *name;
-		long len;
-
-		if (!parent) { /* the hierarchy's root has no name of its own */
-			truncated = false;
-			break;
-		}
-		name = BPF_CORE_READ(kn, name);
-		/* Read the name at its own place first, to learn its length. */
-		len = bpf_probe_read_kernel_str(&s->buf[SCRATCH_SZ - NAME_MASK - 1], NAME_MASK + 1,
-						name);
-		if (len <= 1 || (__u32)len > pos) {
-			truncated = len > 1;
-			break;
-		}
-		len -= 1;
-		pos -= len;
-		bpf_probe_read_kernel(&s->buf[pos & SCRATCH_MASK], len & NAME_MASK, name);
-		pos -= 1;
-		s->buf[pos & SCRATCH_MASK] = '/';
-		kn = parent;
-	}
-	if (copy_path(st->cgroup, CGROUP_PATH_LEN, s->buf, pos) || truncated)
+	bpf_loop(CGROUP_MAX_DEPTH, kernfs_step, &w, 0);
+	if (copy_path(st->cgroup, CGROUP_PATH_LEN, s->buf, w.pos) || !w.done || w.truncated)
 		st->flags |= PROC_F_CGROUP_TRUNCATED;
 }
 
@@ -239,9 +278,9 @@ static __always_inline struct scratch *fill_state(struct task_struct *task, stru
 	struct task_struct *parent = BPF_CORE_READ(leader, real_parent);
 	struct proc_state *st, *old;
 	struct scratch *s;
-	__u32 zero = 0, tgid;
+	__u32 tgid;
 
-	s = bpf_map_lookup_elem(&scratch_map, &zero);
+	s = get_scratch();
 	if (!s)
 		return NULL;
 	st = &s->ev.state;

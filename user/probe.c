@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <sys/capability.h>
 #include "probe.h"
@@ -27,12 +29,40 @@ static bool has_caps(void)
 	return admin == CAP_SET || (bpf == CAP_SET && perfmon == CAP_SET);
 }
 
+/*
+ * libbpf's generic probe cannot load a tracing program (it needs a BTF
+ * target), so load the smallest tp_btf program on sched_process_exec.
+ */
+static bool probe_tp_btf(void)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_RAW_TP);
+	struct btf *btf = btf__load_vmlinux_btf();
+	int id, fd;
+
+	if (!btf)
+		return false;
+	id = btf__find_by_name_kind(btf, "btf_trace_sched_process_exec", BTF_KIND_TYPEDEF);
+	btf__free(btf);
+	if (id <= 0)
+		return false;
+	opts.attach_btf_id = id;
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "attestd_probe", "GPL", insns, 2, &opts);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 void probe_run(struct probe_result *pr)
 {
 	pr->btf = access("/sys/kernel/btf/vmlinux", R_OK) == 0;
 	pr->privileged = has_caps();
 	pr->ringbuf = pr->privileged && libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 1;
-	pr->tracing = pr->privileged && libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_TRACING, NULL) == 1;
+	pr->tracing = pr->privileged && pr->btf && probe_tp_btf();
 	pr->cgroup2 = procfs_cgroup2_mount();
 }
 
