@@ -23,7 +23,7 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
-	-Wno-missing-field-initializers -D_GNU_SOURCE -pthread \
+	-Wno-missing-field-initializers -Wno-format-truncation -D_GNU_SOURCE -pthread \
 	-I$(BUILD) -I$(BUILD)/gen -Ibpf -Iuser -Iselftests $(PKG_CFLAGS) $(SAN_FLAGS)
 LDFLAGS += -pthread $(SAN_FLAGS)
 LDLIBS += $(PKG_LIBS) -lelf -lz -lm

@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * attestd: loads the tracker, mirrors the process table, serves the admin
+ * API.  The main thread runs one epoll loop over the ring buffer, a signal
+ * fd and a resync timer; the RPC servers and the digest worker have their
+ * own threads and meet the main thread only in the process table.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+#include "admin_api.h"
+#include "bootstrap.h"
+#include "cleanup.h"
+#include "config.h"
+#include "hasher.h"
+#include "log.h"
+#include "probe.h"
+#include "procfs.h"
+#include "proctable.h"
+#include "proctable_hooks.h"
+#include "tracker_user.h"
+
+struct daemon {
+	struct config cfg;
+	struct procfs fs;
+	struct proctable *pt;
+	struct hasher *hasher;
+	struct tracker *tracker;
+	struct admin_api *admin;
+	uint64_t lost_seen;
+	uint64_t resyncs;
+};
+
+static void on_state(void *ctx, __u32 type, const struct proc_state *st)
+{
+	struct daemon *d = ctx;
+	int r = proctable_upsert(d->pt, st);
+
+	if (r < 0)
+		log_warn("\"cannot update process\" pid=%u error=\"%s\"", st->tgid, strerror(-r));
+}
+
+static void on_exit_event(void *ctx, __u32 tgid, __u64 start_ns, __u32 code)
+{
+	struct daemon *d = ctx;
+
+	proctable_remove(d->pt, tgid, start_ns);
+}
+
+static int digest_hook(void *ctx, const struct proc_state *st, char hex[65])
+{
+	struct daemon *d = ctx;
+
+	return hasher_get(d->hasher, st, hex);
+}
+
+static bool runs_file(void *arg, const struct proc_state *st)
+{
+	return hasher_same_file(arg, st);
+}
+
+/* A digest arrived: give unix:sha256 to every process running that file. */
+static void on_digest(void *ctx, const struct proc_state *st)
+{
+	struct daemon *d = ctx;
+
+	proctable_rederive(d->pt, runs_file, (void *)st);
+}
+
+static int make_dir(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int resync(struct daemon *d, const char *why)
+{
+	struct sync_stats s;
+	int r = bootstrap_sync(&d->fs, d->tracker, d->pt, &s);
+
+	if (r < 0) {
+		log_error("\"resync failed\" reason=%s error=\"%s\"", why, strerror(-r));
+		return r;
+	}
+	d->resyncs++;
+	log_info("\"process table synced\" reason=%s processes=%d exact_from_kernel=%d removed=%d",
+		 why, s.seen, s.from_map, s.removed);
+	return 0;
+}
+
+static void check_loss(struct daemon *d)
+{
+	struct tracker_stats ts;
+
+	if (tracker_stats(d->tracker, &ts) < 0 || ts.lost == d->lost_seen)
+		return;
+	log_warn("\"ring buffer lost events; resyncing from /proc and the kernel map\" "
+		 "lost=%llu lost_total=%llu",
+		 (unsigned long long)(ts.lost - d->lost_seen), (unsigned long long)ts.lost);
+	d->lost_seen = ts.lost;
+	/* Drain what is queued first, so the sync is the last word. */
+	tracker_poll(d->tracker, 0);
+	resync(d, "event_loss");
+}
+
+static int start(struct daemon *d, char *why, size_t len)
+{
+	struct tracker_opts topts = { d->cfg.ringbuf_bytes, d->cfg.max_procs };
+	struct tracker_ops tops = { .ctx = d, .on_state = on_state, .on_exit = on_exit_event };
+	struct proctable_hooks hooks = { .ctx = d, .digest = digest_hook };
+	struct admin_deps deps;
+	struct probe_result pr;
+	int r;
+
+	probe_run(&pr);
+	r = probe_check(&pr, why, len);
+	if (r < 0)
+		return r;
+	d->fs = (struct procfs){ "/proc", pr.cgroup2 };
+	r = make_dir(d->cfg.data_dir, 0700);
+	if (r < 0) {
+		snprintf(why, len, "cannot create data dir %s: %s", d->cfg.data_dir, strerror(-r));
+		return r;
+	}
+	r = proctable_new(&d->pt);
+	if (r == 0)
+		r = hasher_new(on_digest, d, &d->hasher);
+	if (r < 0) {
+		snprintf(why, len, "out of memory");
+		return r;
+	}
+	proctable_set_hooks(d->pt, &hooks);
+	r = tracker_open(&topts, &tops, &d->tracker, why, len);
+	if (r < 0)
+		return r;
+	/* Attached first, scanned second: nothing starts unseen in between. */
+	r = resync(d, "startup");
+	if (r < 0) {
+		snprintf(why, len, "cannot read /proc: %s", strerror(-r));
+		return r;
+	}
+	deps.pt = d->pt;
+	r = admin_api_start(d->cfg.admin_socket, &deps, &d->admin);
+	if (r == -EADDRINUSE) {
+		snprintf(why, len, "admin socket %s is in use by another process",
+			 d->cfg.admin_socket);
+		return r;
+	}
+	if (r < 0) {
+		snprintf(why, len, "cannot serve admin socket %s: %s", d->cfg.admin_socket,
+			 strerror(-r));
+		return r;
+	}
+	log_info("\"attestd started\" trust_domain=%s node=%s admin_socket=%s cgroup2=%s "
+		 "processes=%zu",
+		 d->cfg.trust_domain, d->cfg.node_name, d->cfg.admin_socket, pr.cgroup2,
+		 proctable_count(d->pt));
+	return 0;
+}
+
+static void stop(struct daemon *d)
+{
+	admin_api_stop(d->admin);
+	tracker_close(d->tracker);
+	hasher_free(d->hasher);
+	proctable_free(d->pt);
+}
+
+static void reload(struct daemon *d, int argc, char **argv)
+{
+	struct config cfg;
+	char err[256];
+
+	if (config_load(&cfg, argc, argv, err, sizeof(err)) != CONFIG_OK) {
+		log_error("\"reload failed; keeping the running config\" error=\"%s\"", err);
+		return;
+	}
+	/* Only what can change without a restart: the rest needs one. */
+	d->cfg.level = cfg.level;
+	log_setup(cfg.level, strcmp(cfg.log_format, "json") == 0);
+	log_info("\"config reloaded\" log_level=%s", cfg.log_level);
+}
+
+static int run(struct daemon *d, int argc, char **argv)
+{
+	_cleanup_close_ int ep = -1, sfd = -1, tfd = -1;
+	struct itimerspec its = { { d->cfg.resync_interval, 0 }, { d->cfg.resync_interval, 0 } };
+	struct epoll_event ev, evs[4];
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (sfd < 0 || tfd < 0 || ep < 0 || timerfd_settime(tfd, 0, &its, NULL) < 0)
+		return -errno;
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 0 };
+	epoll_ctl(ep, EPOLL_CTL_ADD, tracker_fd(d->tracker), &ev);
+	ev.data.u32 = 1;
+	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+	ev.data.u32 = 2;
+	epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
+
+	for (;;) {
+		int n = epoll_wait(ep, evs, ARRAY_SIZE(evs), -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.u32 == 0) {
+				tracker_poll(d->tracker, 0);
+			} else if (evs[i].data.u32 == 2) {
+				uint64_t ticks;
+
+				(void)!read(tfd, &ticks, sizeof(ticks));
+				check_loss(d);
+			} else {
+				struct signalfd_siginfo si;
+
+				if (read(sfd, &si, sizeof(si)) != sizeof(si))
+					continue;
+				if (si.ssi_signo == SIGHUP) {
+					reload(d, argc, argv);
+					continue;
+				}
+				log_info("\"shutting down\" signal=%s", strsignal(si.ssi_signo));
+				return 0;
+			}
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d = { 0 };
+	char why[512] = "";
+	sigset_t mask;
+	int r;
+
+	r = config_load(&d.cfg, argc, argv, why, sizeof(why));
+	if (r == CONFIG_EXIT)
+		return 0;
+	if (r < 0) {
+		fprintf(stderr, "attestd: %s\n", why);
+		return r == -EINVAL ? 2 : 1;
+	}
+	log_setup(d.cfg.level, strcmp(d.cfg.log_format, "json") == 0);
+	/* Block the signals before any thread starts, so only the signalfd sees them. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	r = start(&d, why, sizeof(why));
+	if (r < 0) {
+		fprintf(stderr, "attestd: %s\n", why);
+		stop(&d);
+		return 1;
+	}
+	r = run(&d, argc, argv);
+	stop(&d);
+	if (r < 0) {
+		fprintf(stderr, "attestd: event loop failed: %s\n", strerror(-r));
+		return 1;
+	}
+	log_info("\"stopped\"");
+	return 0;
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * attestd's settings: embedded defaults, then a JSON config file
+ * (--config), then flags; flags win.  One table (config.c) declares each
+ * setting once, for getopt_long, the file and --help alike.  The config is
+ * the only state passed down through the daemon.
+ */
+#ifndef ATTESTD_CONFIG_H
+#define ATTESTD_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "log.h"
+
+#define CONFIG_STR 256
+
+struct config {
+	char trust_domain[CONFIG_STR];
+	char data_dir[PATH_MAX];
+	char socket_path[PATH_MAX];
+	char admin_socket[PATH_MAX];
+	char config_file[PATH_MAX];
+	char log_level[16];
+	char log_format[16]; /* text or json */
+	char metrics_addr[CONFIG_STR];
+	char store_url[PATH_MAX];
+	char node_name[CONFIG_STR];
+	uint32_t ringbuf_bytes;
+	uint32_t max_procs;
+	uint32_t resync_interval; /* seconds between loss checks */
+	/* derived */
+	enum log_level level;
+};
+
+enum config_result {
+	CONFIG_OK = 0,
+	CONFIG_EXIT = 1, /* --help or --version printed: exit 0 */
+};
+
+/*
+ * Fills cfg from defaults, file and argv.  Returns CONFIG_OK, CONFIG_EXIT,
+ * or -EINVAL with a one-line reason in err (a usage error: exit 2), or
+ * another -errno for a config file that cannot be read (exit 1).
+ */
+int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen);
+/* Prints the settings as `attestd --help` shows them. */
+void config_usage(FILE *out);
+
+#endif
