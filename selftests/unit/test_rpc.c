@@ -898,6 +898,16 @@ TEST(rpc_peer_survives_disconnect)
 	/* The held identity did not change under the call. */
 	ASSERT_EQ(rpc_call_peer(probe.held)->uid, NOBODY);
 	rpc_call_finish(probe.held, GRPC_STATUS_OK, "%s", "");
+	/* Released, the transport goes and gRPC closes the fd: no fd kept per dead caller. */
+	for (int i = 0; i < 500; i++) {
+		len = sizeof(cookie);
+		if (getsockopt(probe.held_peer.fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) < 0)
+			cookie = 0;
+		if (cookie != probe.held_peer.cookie)
+			break;
+		poll(NULL, 0, 10);
+	}
+	ASSERT_NE(cookie, probe.held_peer.cookie);
 	/* Once released, the number may be reused: the new record is the new caller's. */
 	for (int i = 0; i < 20; i++) {
 		ASSERT_OK(who(t.sock, &w));
