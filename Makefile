@@ -25,7 +25,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Wno-missing-field-initializers -Wno-format-truncation -D_GNU_SOURCE -pthread \
 	-I$(BUILD) -I$(BUILD)/gen -Ibpf -Iuser -Iselftests $(PKG_CFLAGS) $(SAN_FLAGS)
-LDFLAGS += -pthread $(SAN_FLAGS)
+LDFLAGS += -pthread -Wl,--as-needed $(SAN_FLAGS)
 LDLIBS += $(PKG_LIBS) -lelf -lz -lm
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \

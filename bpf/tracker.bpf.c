@@ -212,6 +212,8 @@ static __always_inline void fill_exe(struct scratch *s, struct file *file)
 	if (copy_path(st->exe, EXE_PATH_LEN, s->buf, w.pos) || !w.done || w.truncated)
 		st->flags |= PROC_F_EXE_TRUNCATED;
 	inode = BPF_CORE_READ(file, f_inode);
+	if (BPF_CORE_READ(inode, __i_nlink) == 0)
+		st->flags |= PROC_F_EXE_DELETED;
 	st->exe_dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	st->exe_ino = BPF_CORE_READ(inode, i_ino);
 	st->exe_size = BPF_CORE_READ(inode, i_size);

@@ -26,6 +26,7 @@
 #define PROC_F_GROUPS_TRUNCATED (1U << 2) /* more than MAX_GROUPS groups */
 #define PROC_F_FROM_PROCFS (1U << 3)	  /* written by user space at bootstrap */
 #define PROC_F_NO_EXE (1U << 4)		  /* kernel thread or no mm */
+#define PROC_F_EXE_DELETED (1U << 5)	  /* the file was unlinked: its path names nothing */
 
 enum event_type {
 	EV_EXEC = 1,

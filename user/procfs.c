@@ -186,6 +186,15 @@ static void read_exe(const struct procfs *fs, uint32_t pid, struct proc_state *s
 	}
 	st->exe[n] = '\0';
 	if (stat(path, &sb) == 0) {
+		/* As the kernel side does: the path of an unlinked file names nothing. */
+		static const char deleted[] = " (deleted)";
+		size_t dl = sizeof(deleted) - 1;
+
+		if (sb.st_nlink == 0) {
+			st->flags |= PROC_F_EXE_DELETED;
+			if ((size_t)n > dl && strcmp(st->exe + n - dl, deleted) == 0)
+				st->exe[n - dl] = '\0';
+		}
 		/* the kernel's MKDEV encoding, as the BPF side records it */
 		st->exe_dev = ((__u64)major(sb.st_dev) << 20) | minor(sb.st_dev);
 		st->exe_ino = sb.st_ino;

@@ -143,7 +143,8 @@ static int inherit_lineage(struct proctable *pt, struct pentry *e)
 		return 0;
 	if (e->st.parent_start_ns && p->ticks != proc_ns_to_ticks(e->st.parent_start_ns))
 		return 0; /* the parent's PID now names another process */
-	if (p->st.exe[0] == '/' && !(p->st.flags & PROC_F_EXE_TRUNCATED))
+	if (p->st.exe[0] == '/' &&
+	    !(p->st.flags & (PROC_F_EXE_TRUNCATED | PROC_F_EXE_DELETED | PROC_F_NO_EXE)))
 		r = strv_push(&sv, p->st.exe);
 	for (size_t i = 0; r == 0 && i < p->nlineage && sv.n < LINEAGE_MAX; i++) {
 		bool seen = false;

@@ -49,7 +49,7 @@ int selectors_unix(const struct selector_input *in, struct strv *out)
 			return r;
 	}
 	/* A truncated path names some other file: better no selector than a wrong one. */
-	if (st->exe[0] == '/' && !(st->flags & (PROC_F_EXE_TRUNCATED | PROC_F_NO_EXE))) {
+	if (st->exe[0] == '/' && !(st->flags & (PROC_F_EXE_TRUNCATED | PROC_F_NO_EXE | PROC_F_EXE_DELETED))) {
 		if ((r = strv_pushf(out, "unix:path:%s", st->exe)) < 0)
 			return r;
 		if (in->sha256 && (r = strv_pushf(out, "unix:sha256:%s", in->sha256)) < 0)

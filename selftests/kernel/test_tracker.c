@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -426,4 +427,47 @@ TEST(ringbuf_loss_is_counted)
 	tracker_close(t);
 	ASSERT_GT(s.events, 0);
 	ASSERT_GT(s.lost, 0);
+}
+
+/*
+ * A fileless exec (memfd + fexecve) runs a file with no name: the record
+ * says so, and no unix:path can be derived from it.
+ */
+TEST(exec_memfd_flagged_deleted)
+{
+	char real[PATH_MAX], buf[65536];
+	struct proc_state st;
+	struct fixture f;
+	int in, mfd;
+	ssize_t n;
+	pid_t pid;
+
+	if (fixture_open(&f) < 0)
+		return;
+	ASSERT_NOT_NULL(realpath(fixture_helper("sleeper"), real));
+	in = open(real, O_RDONLY | O_CLOEXEC);
+	ASSERT_GT(in, -1);
+	mfd = memfd_create("attestd-kt", 0);
+	ASSERT_GT(mfd, -1);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		ASSERT_EQ(write(mfd, buf, n), n);
+	close(in);
+	pid = fork();
+	if (pid == 0) {
+		char *argv[] = { "sleeper", NULL }, *envp[] = { NULL };
+
+		fexecve(mfd, argv, envp);
+		_exit(101);
+	}
+	close(mfd);
+	f.watch_tgid = pid;
+	if (!wait_exec(&f, 1)) {
+		kill_wait(pid);
+		FAIL("no exec event");
+	}
+	ASSERT_OK(tracker_lookup(f.t, pid, &st));
+	kill_wait(pid);
+	test_diag("memfd exe recorded as '%s' flags 0x%x", st.exe, st.flags);
+	ASSERT_TRUE(st.flags & PROC_F_EXE_DELETED);
+	fixture_close(&f);
 }
