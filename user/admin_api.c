@@ -27,7 +27,7 @@ static grpc_status_code admin_check(struct rpc_call *call, void *arg, char *msg,
 
 	if (peer->uid == 0)
 		return GRPC_STATUS_OK;
-	log_warn("admin: refused non-root caller method=%s pid=%d uid=%u",
+	log_warn("\"admin: refused non-root caller\" method=%s pid=%d uid=%u",
 		 rpc_call_method(call)->path, (int)peer->pid, (unsigned)peer->uid);
 	snprintf(msg, len, "admin API is root-only");
 	return GRPC_STATUS_PERMISSION_DENIED;
@@ -76,7 +76,8 @@ static void do_attest(struct rpc_call *call, const ProtobufCMessage *msg, void *
 	int r;
 
 	if (req->pid <= 0) {
-		rpc_call_finish(call, GRPC_STATUS_INVALID_ARGUMENT, "pid %d is not a pid", req->pid);
+		rpc_call_finish(call, GRPC_STATUS_INVALID_ARGUMENT, "pid %d is not a pid",
+				req->pid);
 		return;
 	}
 	r = proctable_get(api->deps.pt, (uint32_t)req->pid, 0, &pi);
@@ -85,7 +86,7 @@ static void do_attest(struct rpc_call *call, const ProtobufCMessage *msg, void *
 		return;
 	}
 	if (r) {
-		log_error("admin: process table lookup failed pid=%d error=%s", req->pid,
+		log_error("\"admin: process table lookup failed\" pid=%d error=\"%s\"", req->pid,
 			  strerror(-r));
 		rpc_call_finish(call, GRPC_STATUS_INTERNAL, "process table lookup failed: %s",
 				strerror(-r));
@@ -99,7 +100,7 @@ static void do_attest(struct rpc_call *call, const ProtobufCMessage *msg, void *
 static void do_list_processes(struct rpc_call *call, const ProtobufCMessage *msg, void *arg)
 {
 	Attestd__Admin__V1__ListProcessesResponse resp =
-		ATTESTD__ADMIN__V1__LIST_PROCESSES_RESPONSE__INIT;
+	    ATTESTD__ADMIN__V1__LIST_PROCESSES_RESPONSE__INIT;
 	Attestd__Admin__V1__ProcessInfo *infos = NULL, **ptrs = NULL;
 	struct admin_api *api = arg;
 	struct proc_info **list;
@@ -108,7 +109,7 @@ static void do_list_processes(struct rpc_call *call, const ProtobufCMessage *msg
 
 	r = proctable_list(api->deps.pt, &list, &n);
 	if (r) {
-		log_error("admin: process table list failed error=%s", strerror(-r));
+		log_error("\"admin: process table list failed\" error=\"%s\"", strerror(-r));
 		rpc_call_finish(call, GRPC_STATUS_INTERNAL, "process table list failed: %s",
 				strerror(-r));
 		return;
@@ -136,19 +137,17 @@ out:
 
 /* Adding an RPC: a handler above and a row here. */
 static const struct rpc_method admin_methods[] = {
-	{ ADMIN_METHOD_ATTEST, &attestd__admin__v1__attest_request__descriptor, RPC_UNARY,
-	  do_attest },
-	{ ADMIN_METHOD_LIST_PROCESSES, &attestd__admin__v1__list_processes_request__descriptor,
-	  RPC_UNARY, do_list_processes },
+    {ADMIN_METHOD_ATTEST, &attestd__admin__v1__attest_request__descriptor, RPC_UNARY, do_attest},
+    {ADMIN_METHOD_LIST_PROCESSES, &attestd__admin__v1__list_processes_request__descriptor,
+     RPC_UNARY, do_list_processes},
 };
 
-int admin_api_start(const char *socket_path, const struct admin_deps *deps,
-		    struct admin_api **ret)
+int admin_api_start(const char *socket_path, const struct admin_deps *deps, struct admin_api **ret)
 {
 	struct rpc_server_opts opts = {
-		.socket_path = socket_path,
-		.mode = 0600,
-		.check = admin_check,
+	    .socket_path = socket_path,
+	    .mode = 0600,
+	    .check = admin_check,
 	};
 	struct admin_api *api;
 	int r;

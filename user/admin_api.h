@@ -19,8 +19,7 @@ struct admin_deps {
 };
 
 /* -EADDRINUSE if another attestd serves socket_path. */
-int admin_api_start(const char *socket_path, const struct admin_deps *deps,
-		    struct admin_api **ret);
+int admin_api_start(const char *socket_path, const struct admin_deps *deps, struct admin_api **ret);
 /* Stops serving and removes the socket; NULL is a no-op. */
 void admin_api_stop(struct admin_api *api);
 

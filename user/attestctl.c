@@ -45,10 +45,9 @@ static int do_ps(struct ctl *ctl, int argc, char **argv);
 
 /* A new command: a do_<verb> function and a row here. */
 static const struct command commands[] = {
-	{ "attest", NULL, do_attest, "--pid PID",
-	  "the selectors attestd derived for PID, and the SPIFFE IDs they match" },
-	{ "ps", NULL, do_ps, "",
-	  "tracked processes: pid, start time, exe, cgroup, matched SPIFFE IDs" },
+    {"attest", NULL, do_attest, "--pid PID",
+     "the selectors attestd derived for PID, and the SPIFFE IDs they match"},
+    {"ps", NULL, do_ps, "", "tracked processes: pid, start time, exe, cgroup, matched SPIFFE IDs"},
 };
 
 enum {
@@ -57,10 +56,12 @@ enum {
 	OPT_PID,
 };
 
-#define COMMON_OPTIONS                                                                             \
-	{ "json", no_argument, NULL, OPT_JSON },                                                   \
-		{ "admin-socket", required_argument, NULL, OPT_ADMIN_SOCKET },                     \
-		{ "help", no_argument, NULL, 'h' }
+/* clang-format off */
+#define COMMON_OPTIONS \
+	{ "json", no_argument, NULL, OPT_JSON }, \
+	{ "admin-socket", required_argument, NULL, OPT_ADMIN_SOCKET }, \
+	{ "help", no_argument, NULL, 'h' }
+/* clang-format on */
 
 #define COMMON_USAGE "[--json] [--admin-socket PATH]"
 
@@ -82,7 +83,7 @@ static void cmd_usage(FILE *f, const struct command *c)
 
 /* Prints a usage error for the running command and returns EXIT_USAGE. */
 static int usage_error(const struct ctl *ctl, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 static int usage_error(const struct ctl *ctl, const char *fmt, ...)
 {
 	va_list ap;
@@ -138,7 +139,7 @@ static void top_help(void)
 static int json_print(struct json_object *o)
 {
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-								  JSON_C_TO_STRING_NOSLASHESCAPE);
+							      JSON_C_TO_STRING_NOSLASHESCAPE);
 
 	if (!s)
 		return error("cannot format JSON");
@@ -243,8 +244,7 @@ static struct json_object *process_json(const Attestd__Admin__V1__ProcessInfo *p
 	json_object_object_add(o, "exe_truncated", json_object_new_boolean(p->exe_truncated));
 	json_object_object_add(o, "comm", json_object_new_string(p->comm));
 	json_object_object_add(o, "cgroup", json_object_new_string(p->cgroup));
-	json_object_object_add(o, "cgroup_truncated",
-			       json_object_new_boolean(p->cgroup_truncated));
+	json_object_object_add(o, "cgroup_truncated", json_object_new_boolean(p->cgroup_truncated));
 	json_object_object_add(o, "cgroup_id", json_object_new_uint64(p->cgroup_id));
 	json_object_object_add(o, "pidns", json_object_new_int64(p->pidns));
 	json_object_object_add(o, "mntns", json_object_new_int64(p->mntns));
@@ -257,7 +257,8 @@ static void process_print(const Attestd__Admin__V1__ProcessInfo *p)
 {
 	printf("pid          %d\n", p->pid);
 	printf("start time   %llu\n", (unsigned long long)p->start_time);
-	printf("exe          %s%s\n", *p->exe ? p->exe : "-", p->exe_truncated ? " (truncated)" : "");
+	printf("exe          %s%s\n", *p->exe ? p->exe : "-",
+	       p->exe_truncated ? " (truncated)" : "");
 	printf("cgroup       %s%s\n", *p->cgroup ? p->cgroup : "-",
 	       p->cgroup_truncated ? " (truncated)" : "");
 	printf("selectors\n");
@@ -287,9 +288,9 @@ static int parse_pid(const char *s, int32_t *ret)
 static int do_attest(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "pid", required_argument, NULL, OPT_PID },
-		COMMON_OPTIONS,
-		{},
+	    {"pid", required_argument, NULL, OPT_PID},
+	    COMMON_OPTIONS,
+	    {},
 	};
 	Attestd__Admin__V1__AttestRequest req = ATTESTD__ADMIN__V1__ATTEST_REQUEST__INIT;
 	Attestd__Admin__V1__ProcessInfo *p = NULL;
@@ -388,11 +389,11 @@ static int ps_table(const Attestd__Admin__V1__ListProcessesResponse *resp)
 static int do_ps(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		COMMON_OPTIONS,
-		{},
+	    COMMON_OPTIONS,
+	    {},
 	};
 	Attestd__Admin__V1__ListProcessesRequest req =
-		ATTESTD__ADMIN__V1__LIST_PROCESSES_REQUEST__INIT;
+	    ATTESTD__ADMIN__V1__LIST_PROCESSES_REQUEST__INIT;
 	Attestd__Admin__V1__ListProcessesResponse *resp = NULL;
 	int opt, r;
 
@@ -432,8 +433,7 @@ static int do_ps(struct ctl *ctl, int argc, char **argv)
 /* ---- dispatch ---- */
 
 /* The command argv names; *ret_words is how many words its name took. */
-static const struct command *find_command(int argc, char **argv, int *ret_words,
-					  bool *ret_group)
+static const struct command *find_command(int argc, char **argv, int *ret_words, bool *ret_group)
 {
 	*ret_group = false;
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
@@ -457,10 +457,10 @@ static const struct command *find_command(int argc, char **argv, int *ret_words,
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		COMMON_OPTIONS,
-		{},
+	    COMMON_OPTIONS,
+	    {},
 	};
-	struct ctl ctl = { .admin_socket = DEFAULT_ADMIN_SOCKET };
+	struct ctl ctl = {.admin_socket = DEFAULT_ADMIN_SOCKET};
 	const struct command *c;
 	bool group;
 	int opt, r, words;

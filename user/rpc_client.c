@@ -36,7 +36,7 @@ int rpc_client_connect(const char *path, struct rpc_client **ret)
 {
 	_cleanup_close_ int fd = -1;
 	grpc_channel_credentials *creds;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct rpc_client *c;
 	grpc_arg arg;
 	grpc_channel_args args;
@@ -58,10 +58,10 @@ int rpc_client_connect(const char *path, struct rpc_client **ret)
 	c->timeout_ms = RPC_CLIENT_DEFAULT_TIMEOUT_MS;
 
 	grpc_init();
-	arg = (grpc_arg){ .type = GRPC_ARG_INTEGER,
-			  .key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
-			  .value.integer = CLIENT_MAX_RECV };
-	args = (grpc_channel_args){ .num_args = 1, .args = &arg };
+	arg = (grpc_arg){.type = GRPC_ARG_INTEGER,
+			 .key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+			 .value.integer = CLIENT_MAX_RECV};
+	args = (grpc_channel_args){.num_args = 1, .args = &arg};
 	creds = grpc_insecure_credentials_create();
 	/* The channel owns fd from here. */
 	c->channel = grpc_channel_create_from_fd("localhost", TAKE_FD(fd), creds, &args);
@@ -136,8 +136,8 @@ static ProtobufCMessage *unpack(const ProtobufCMessageDescriptor *type, grpc_byt
 }
 
 /* Runs one batch on a pluck queue and waits for it; gRPC enforces the call's deadline. */
-static bool run_batch(grpc_call *call, grpc_completion_queue *cq, const grpc_op *ops,
-		      size_t n, void *tag)
+static bool run_batch(grpc_call *call, grpc_completion_queue *cq, const grpc_op *ops, size_t n,
+		      void *tag)
 {
 	grpc_event ev;
 
@@ -152,8 +152,7 @@ static bool run_batch(grpc_call *call, grpc_completion_queue *cq, const grpc_op 
  * to stop (cancel).  unary: one batch for everything, as on the wire.
  */
 static int do_call(struct rpc_client *c, const char *method, grpc_byte_buffer *req, bool unary,
-		   int (*on_msg)(grpc_byte_buffer *bb, void *arg), void *arg,
-		   struct rpc_status *st)
+		   int (*on_msg)(grpc_byte_buffer *bb, void *arg), void *arg, struct rpc_status *st)
 {
 	grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
 	grpc_metadata_array init_md, trail_md;
@@ -265,8 +264,9 @@ out:
 	if (call)
 		grpc_call_unref(call);
 	grpc_completion_queue_shutdown(cq);
-	while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
-		       .type != GRPC_QUEUE_SHUTDOWN)
+	while (
+	    grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+	    GRPC_QUEUE_SHUTDOWN)
 		;
 	grpc_completion_queue_destroy(cq);
 	return r;
@@ -291,7 +291,7 @@ int rpc_client_call(struct rpc_client *c, const char *method, const ProtobufCMes
 		    const ProtobufCMessageDescriptor *resp_type, ProtobufCMessage **ret_resp,
 		    struct rpc_status *st)
 {
-	struct unary_ctx u = { .type = ret_resp ? resp_type : NULL };
+	struct unary_ctx u = {.type = ret_resp ? resp_type : NULL};
 	grpc_byte_buffer *bb = pack(req);
 	int r;
 
@@ -309,7 +309,7 @@ int rpc_client_call(struct rpc_client *c, const char *method, const ProtobufCMes
 int rpc_client_call_raw(struct rpc_client *c, const char *method, const void *req, size_t len,
 			struct rpc_status *st)
 {
-	struct unary_ctx u = { .type = NULL };
+	struct unary_ctx u = {.type = NULL};
 	grpc_slice s = grpc_slice_from_copied_buffer(req, len);
 	grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
 	int r;
@@ -346,7 +346,7 @@ int rpc_client_stream(struct rpc_client *c, const char *method, const ProtobufCM
 		      const ProtobufCMessageDescriptor *resp_type, rpc_client_stream_fn fn,
 		      void *arg, struct rpc_status *st)
 {
-	struct stream_ctx s = { .type = resp_type, .fn = fn, .arg = arg };
+	struct stream_ctx s = {.type = resp_type, .fn = fn, .arg = arg};
 	grpc_byte_buffer *bb = pack(req);
 	int r;
 

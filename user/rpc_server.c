@@ -266,8 +266,8 @@ static int conn_of_call(struct rpc_server *srv, grpc_call *call, struct rpc_conn
 	if ((size_t)fd < srv->nconns)
 		c = srv->conns[fd];
 	if (c && sock_cookie((int)fd, &cookie) == 0 && cookie == c->cookie &&
-	    sock_cred((int)fd, &cred) == 0 && cred.pid == c->cred.pid &&
-	    cred.uid == c->cred.uid && cred.gid == c->cred.gid) {
+	    sock_cred((int)fd, &cred) == 0 && cred.pid == c->cred.pid && cred.uid == c->cred.uid &&
+	    cred.gid == c->cred.gid) {
 		__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
 		*ret = c;
 		r = 0;
@@ -275,7 +275,8 @@ static int conn_of_call(struct rpc_server *srv, grpc_call *call, struct rpc_conn
 	pthread_mutex_unlock(&srv->lock);
 out:
 	if (r)
-		log_warn("rpc: cannot attribute call to a connection peer=%s", peer ? peer : "?");
+		log_warn("\"rpc: cannot attribute call to a connection\" peer=%s",
+			 peer ? peer : "?");
 	gpr_free(peer);
 	return r;
 }
@@ -361,7 +362,7 @@ static void call_kick_locked(struct rpc_call *c)
 	call_ref(c);
 	e = grpc_call_start_batch(c->call, ops, (size_t)(op - ops), &c->batch_tag, NULL);
 	if (e != GRPC_CALL_OK) {
-		log_warn("rpc: start_batch failed method=%s error=%s",
+		log_warn("\"rpc: start_batch failed\" method=%s error=\"%s\"",
 			 c->method ? c->method->path : "?", grpc_call_error_to_string(e));
 		c->broken = true;
 		if (c->inflight) {
@@ -380,7 +381,8 @@ static void call_kick_locked(struct rpc_call *c)
 
 static void call_batch_done(struct rpc_tag *tag, bool ok)
 {
-	struct rpc_call *c = (struct rpc_call *)((char *)tag - offsetof(struct rpc_call, batch_tag));
+	struct rpc_call *c =
+	    (struct rpc_call *)((char *)tag - offsetof(struct rpc_call, batch_tag));
 
 	pthread_mutex_lock(&c->lock);
 	c->batch_inflight = false;
@@ -399,7 +401,8 @@ static void call_batch_done(struct rpc_tag *tag, bool ok)
 
 static void call_close_done(struct rpc_tag *tag, bool ok)
 {
-	struct rpc_call *c = (struct rpc_call *)((char *)tag - offsetof(struct rpc_call, close_tag));
+	struct rpc_call *c =
+	    (struct rpc_call *)((char *)tag - offsetof(struct rpc_call, close_tag));
 	void (*fn)(struct rpc_call *, void *) = NULL;
 	void *arg = NULL;
 
@@ -499,12 +502,12 @@ static void call_dispatch(struct rpc_server *srv, const struct rpc_method *m, gr
 		goto out;
 	}
 	c->peer = (struct rpc_peer){
-		.pid = c->conn->cred.pid,
-		.uid = c->conn->cred.uid,
-		.gid = c->conn->cred.gid,
-		.pidfd = c->conn->pidfd,
-		.fd = c->conn->fd,
-		.cookie = c->conn->cookie,
+	    .pid = c->conn->cred.pid,
+	    .uid = c->conn->cred.uid,
+	    .gid = c->conn->cred.gid,
+	    .pidfd = c->conn->pidfd,
+	    .fd = c->conn->fd,
+	    .cookie = c->conn->cookie,
 	};
 	if (srv->opts.check) {
 		code = srv->opts.check(c, srv->opts.arg, msg, sizeof(msg));
@@ -519,8 +522,9 @@ static void call_dispatch(struct rpc_server *srv, const struct rpc_method *m, gr
 	}
 	r = payload_read(payload, srv->opts.max_request_bytes, &data);
 	if (r) {
-		rpc_call_finish(c, r == -EMSGSIZE ? GRPC_STATUS_RESOURCE_EXHAUSTED
-						  : GRPC_STATUS_INVALID_ARGUMENT,
+		rpc_call_finish(c,
+				r == -EMSGSIZE ? GRPC_STATUS_RESOURCE_EXHAUSTED
+					       : GRPC_STATUS_INVALID_ARGUMENT,
 				"cannot read request: %s", strerror(-r));
 		goto out;
 	}
@@ -564,7 +568,7 @@ static void slot_post_locked(struct rpc_slot *s)
 					     srv->cq, &s->tag);
 	}
 	if (e != GRPC_CALL_OK) {
-		log_error("rpc: cannot request calls method=%s error=%s",
+		log_error("\"rpc: cannot request calls\" method=%s error=\"%s\"",
 			  s->method ? s->method->path : "*", grpc_call_error_to_string(e));
 		grpc_metadata_array_destroy(&s->md);
 		if (!s->method)
@@ -606,7 +610,7 @@ static void slot_done(struct rpc_tag *tag, bool ok)
 static void shutdown_done(struct rpc_tag *tag, bool ok)
 {
 	struct rpc_server *srv =
-		(struct rpc_server *)((char *)tag - offsetof(struct rpc_server, shutdown_tag));
+	    (struct rpc_server *)((char *)tag - offsetof(struct rpc_server, shutdown_tag));
 
 	pthread_mutex_lock(&srv->lock);
 	srv->shutdown_done = true;
@@ -619,8 +623,8 @@ static void *cq_thread(void *arg)
 	struct rpc_server *srv = arg;
 
 	for (;;) {
-		grpc_event ev = grpc_completion_queue_next(
-			srv->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+		grpc_event ev =
+		    grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
 
 		if (ev.type == GRPC_QUEUE_SHUTDOWN)
 			break;
@@ -749,8 +753,8 @@ static void *accept_thread(void *arg)
 {
 	struct rpc_server *srv = arg;
 	struct pollfd pfd[2] = {
-		{ .fd = srv->listen_fd, .events = POLLIN },
-		{ .fd = srv->wake_fd, .events = POLLIN },
+	    {.fd = srv->listen_fd, .events = POLLIN},
+	    {.fd = srv->wake_fd, .events = POLLIN},
 	};
 
 	for (;;) {
@@ -759,7 +763,8 @@ static void *accept_thread(void *arg)
 		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			log_error("rpc: poll failed socket=%s error=%s", srv->path, strerror(errno));
+			log_error("\"rpc: poll failed\" socket=%s error=\"%s\"", srv->path,
+				  strerror(errno));
 			break;
 		}
 		if (pfd[1].revents)
@@ -768,7 +773,7 @@ static void *accept_thread(void *arg)
 		if (fd < 0) {
 			if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
 				continue;
-			log_warn("rpc: accept failed socket=%s error=%s", srv->path,
+			log_warn("\"rpc: accept failed\" socket=%s error=\"%s\"", srv->path,
 				 strerror(errno));
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM)
@@ -777,7 +782,7 @@ static void *accept_thread(void *arg)
 		}
 		r = conn_register(srv, fd);
 		if (r) {
-			log_warn("rpc: cannot read peer of connection socket=%s error=%s",
+			log_warn("\"rpc: cannot read peer of connection\" socket=%s error=\"%s\"",
 				 srv->path, strerror(-r));
 			close(fd);
 			continue;
@@ -830,11 +835,12 @@ int rpc_server_start(const struct rpc_server_opts *opts, const struct rpc_method
 	}
 
 	grpc_init();
-	/* Applies to channels from fds too: gRPC refuses bigger messages with RESOURCE_EXHAUSTED. */
-	arg = (grpc_arg){ .type = GRPC_ARG_INTEGER,
-			  .key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
-			  .value.integer = (int)srv->opts.max_request_bytes };
-	args = (grpc_channel_args){ .num_args = 1, .args = &arg };
+	/* Applies to channels from fds too: gRPC refuses bigger messages with RESOURCE_EXHAUSTED.
+	 */
+	arg = (grpc_arg){.type = GRPC_ARG_INTEGER,
+			 .key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+			 .value.integer = (int)srv->opts.max_request_bytes};
+	args = (grpc_channel_args){.num_args = 1, .args = &arg};
 	srv->server = grpc_server_create(&args, NULL);
 	srv->cq = grpc_completion_queue_create_for_next(NULL);
 	srv->creds = grpc_insecure_server_credentials_create();
@@ -843,12 +849,12 @@ int rpc_server_start(const struct rpc_server_opts *opts, const struct rpc_method
 		struct rpc_slot *s = &srv->slots[i];
 
 		s->method = &methods[i];
-		s->handle = grpc_server_register_method(srv->server, methods[i].path, NULL,
-							GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER,
-							0);
+		s->handle =
+		    grpc_server_register_method(srv->server, methods[i].path, NULL,
+						GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
 		if (!s->handle || !methods[i].request || !methods[i].handler) {
 			r = -EINVAL;
-			log_error("rpc: cannot register method=%s", methods[i].path);
+			log_error("\"rpc: cannot register\" method=%s", methods[i].path);
 			goto fail_grpc;
 		}
 	}
@@ -881,8 +887,8 @@ fail_grpc:
 	/* Never started: no calls, nothing to drain. */
 	grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->shutdown_tag);
 	grpc_completion_queue_shutdown(srv->cq);
-	while (grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
-		       .type != GRPC_QUEUE_SHUTDOWN)
+	while (grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+	       GRPC_QUEUE_SHUTDOWN)
 		;
 	grpc_server_destroy(srv->server);
 	grpc_completion_queue_destroy(srv->cq);
@@ -916,7 +922,8 @@ void rpc_server_stop(struct rpc_server *srv)
 	/* No new connections: the accept thread must be gone before the server shuts down. */
 	if (srv->accept_started) {
 		if (write(srv->wake_fd, &one, sizeof(one)) < 0)
-			log_warn("rpc: cannot wake accept thread error=%s", strerror(errno));
+			log_warn("\"rpc: cannot wake accept thread\" error=\"%s\"",
+				 strerror(errno));
 		pthread_join(srv->accept_thread, NULL);
 	}
 	close(srv->listen_fd);
@@ -1044,7 +1051,7 @@ static void call_finish_locked(struct rpc_call *c, grpc_status_code code, const 
 }
 
 static void call_finish(struct rpc_call *c, grpc_status_code code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void call_finish(struct rpc_call *c, grpc_status_code code, const char *fmt, ...)
 {
 	va_list ap;
@@ -1061,7 +1068,7 @@ void rpc_call_finish(struct rpc_call *c, grpc_status_code code, const char *fmt,
 	pthread_mutex_lock(&c->lock);
 	if (c->finished) {
 		pthread_mutex_unlock(&c->lock);
-		log_error("rpc: call finished twice method=%s",
+		log_error("\"rpc: call finished twice\" method=%s",
 			  c->method ? c->method->path : "?");
 		return;
 	}
@@ -1083,7 +1090,7 @@ void rpc_call_reply(struct rpc_call *c, const ProtobufCMessage *msg)
 		pthread_mutex_unlock(&c->lock);
 		if (bb)
 			grpc_byte_buffer_destroy(bb);
-		log_error("rpc: call finished twice method=%s",
+		log_error("\"rpc: call finished twice\" method=%s",
 			  c->method ? c->method->path : "?");
 		return;
 	}
@@ -1111,8 +1118,7 @@ bool rpc_call_cancelled(const struct rpc_call *call)
 	return r;
 }
 
-void rpc_call_on_cancel(struct rpc_call *c, void (*fn)(struct rpc_call *call, void *arg),
-			void *arg)
+void rpc_call_on_cancel(struct rpc_call *c, void (*fn)(struct rpc_call *call, void *arg), void *arg)
 {
 	bool now = false;
 

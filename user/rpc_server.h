@@ -105,7 +105,7 @@ int rpc_call_send(struct rpc_call *call, const ProtobufCMessage *msg);
  * Queued messages go out first.  Always releases, even after cancellation.
  */
 void rpc_call_finish(struct rpc_call *call, grpc_status_code code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* rpc_call_send(msg) then rpc_call_finish(OK); a failed send finishes with INTERNAL. */
 void rpc_call_reply(struct rpc_call *call, const ProtobufCMessage *msg);
 

@@ -101,7 +101,7 @@ struct admin_fixture {
 /* Starts the admin API on f->t.sock, made already, with two processes. */
 static int admin_start(struct admin_fixture *f)
 {
-	struct proctable_hooks hooks = { .match = match_hook };
+	struct proctable_hooks hooks = {.match = match_hook};
 	struct admin_deps deps;
 	struct proc_state st;
 	int r;
@@ -158,8 +158,8 @@ static int attest(const char *sock, int32_t pid, Attestd__Admin__V1__ProcessInfo
 	if (r)
 		return r;
 	r = rpc_client_call(c, ADMIN_METHOD_ATTEST, &req.base,
-			    &attestd__admin__v1__process_info__descriptor,
-			    (ProtobufCMessage **)ret, st);
+			    &attestd__admin__v1__process_info__descriptor, (ProtobufCMessage **)ret,
+			    st);
 	rpc_client_free(c);
 	return r;
 }
@@ -221,7 +221,7 @@ TEST(admin_attest_unknown_pid_not_found)
 TEST(admin_list_processes)
 {
 	Attestd__Admin__V1__ListProcessesRequest req =
-		ATTESTD__ADMIN__V1__LIST_PROCESSES_REQUEST__INIT;
+	    ATTESTD__ADMIN__V1__LIST_PROCESSES_REQUEST__INIT;
 	Attestd__Admin__V1__ListProcessesResponse *resp = NULL;
 	struct admin_fixture f;
 	struct rpc_client *c;
@@ -242,8 +242,8 @@ TEST(admin_list_processes)
 	ASSERT_EQ(resp->processes[1]->start_time, proc_ns_to_ticks(2 * START_A));
 	ASSERT_EQ(resp->processes[0]->n_spiffe_ids, 1);
 	ASSERT_EQ(resp->processes[1]->n_spiffe_ids, 0);
-	ASSERT_TRUE(strv_has(resp->processes[1]->selectors, resp->processes[1]->n_selectors,
-			     "unix:uid:0"));
+	ASSERT_TRUE(
+	    strv_has(resp->processes[1]->selectors, resp->processes[1]->n_selectors, "unix:uid:0"));
 	protobuf_c_message_free_unpacked(&resp->base, NULL);
 	admin_teardown(&f);
 }
@@ -288,7 +288,7 @@ TEST(admin_second_server_eaddrinuse)
 /* A socket file nobody listens on, as a crashed daemon leaves it. */
 static int make_stale_socket(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 
 	if (fd < 0)
@@ -356,7 +356,7 @@ TEST(admin_refuses_to_replace_a_non_socket)
 TEST(rpc_garbage_request_invalid_argument)
 {
 	/* Field 1 as a varint whose bytes run out: no protobuf parser accepts it. */
-	static const unsigned char garbage[] = { 0x08, 0xff, 0xff };
+	static const unsigned char garbage[] = {0x08, 0xff, 0xff};
 	Attestd__Admin__V1__ProcessInfo *pi = NULL;
 	struct admin_fixture f;
 	struct rpc_client *c;
@@ -514,8 +514,8 @@ struct probe {
 };
 
 static struct probe probe = {
-	.lock = PTHREAD_MUTEX_INITIALIZER,
-	.cond = PTHREAD_COND_INITIALIZER,
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .cond = PTHREAD_COND_INITIALIZER,
 };
 
 static int probe_wait(bool *flag, int ms)
@@ -653,17 +653,15 @@ static void h_forever(struct rpc_call *call, const ProtobufCMessage *msg, void *
 }
 
 static const struct rpc_method test_methods[] = {
-	{ "/t.T/Who", &attestd__admin__v1__attest_request__descriptor, RPC_UNARY, h_who },
-	{ "/t.T/Hold", &attestd__admin__v1__attest_request__descriptor, RPC_UNARY, h_hold },
-	{ "/t.T/Count", &attestd__admin__v1__attest_request__descriptor, RPC_SERVER_STREAM,
-	  h_count },
-	{ "/t.T/Forever", &attestd__admin__v1__attest_request__descriptor, RPC_SERVER_STREAM,
-	  h_forever },
+    {"/t.T/Who", &attestd__admin__v1__attest_request__descriptor, RPC_UNARY, h_who},
+    {"/t.T/Hold", &attestd__admin__v1__attest_request__descriptor, RPC_UNARY, h_hold},
+    {"/t.T/Count", &attestd__admin__v1__attest_request__descriptor, RPC_SERVER_STREAM, h_count},
+    {"/t.T/Forever", &attestd__admin__v1__attest_request__descriptor, RPC_SERVER_STREAM, h_forever},
 };
 
 static int test_server(struct tmpdir *t, mode_t mode, struct rpc_server **ret)
 {
-	struct rpc_server_opts opts = { .socket_path = t->sock, .mode = mode };
+	struct rpc_server_opts opts = {.socket_path = t->sock, .mode = mode};
 
 	return rpc_server_start(&opts, test_methods, ARRAY_SIZE(test_methods), ret);
 }
@@ -679,8 +677,7 @@ static int who(const char *sock, Attestd__Admin__V1__ProcessInfo **ret)
 	if (r)
 		return r;
 	rpc_client_add_metadata(c, "workload.spiffe.io", "true");
-	r = rpc_client_call(c, "/t.T/Who", &req.base,
-			    &attestd__admin__v1__process_info__descriptor,
+	r = rpc_client_call(c, "/t.T/Who", &req.base, &attestd__admin__v1__process_info__descriptor,
 			    (ProtobufCMessage **)ret, &st);
 	rpc_client_free(c);
 	if (!r && st.code != GRPC_STATUS_OK)
@@ -730,7 +727,7 @@ TEST(rpc_server_stream)
 	struct rpc_client *c;
 	struct rpc_status st;
 	struct tmpdir t;
-	int seen[2] = { 0, 0 };
+	int seen[2] = {0, 0};
 
 	ASSERT_OK(tmpdir_make(&t));
 	ASSERT_OK(test_server(&t, 0600, &srv));
@@ -810,7 +807,7 @@ static void *bg_stream_thread(void *arg)
 TEST(rpc_stop_ends_open_streams)
 {
 	struct rpc_server *srv;
-	struct bg_stream b = { 0 };
+	struct bg_stream b = {0};
 	struct tmpdir t;
 	struct stat sb;
 	pthread_t th;
