@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The registration store: durable CRUD for registration entries behind a
+ * backend-neutral interface.  store_open() picks the backend from the URL;
+ * today that is SQLite (store_sqlite.c), embedded, one file.  A backend is
+ * a file that fills a struct store_ops and a row in store.c's table.
+ *
+ * Contract for every backend:
+ * - every call that returns 0 after a write has made it durable (it
+ *   survives kill -9 and, for SQLite, power loss);
+ * - writes are atomic: a failed call changes nothing;
+ * - hostile strings are data, never SQL (bound parameters only);
+ * - the store does not validate entries (entry_validate() is the
+ *   caller's job) but always refuses a duplicate registration: two
+ *   entries with the same spiffe_id, parent_id and selector set (-EEXIST);
+ * - a struct store may be used from several threads; calls are serialized.
+ *
+ * Errors are 0 or -errno: -ENOENT no such entry, -EEXIST duplicate id or
+ * registration, -ESTALE revision mismatch (see store_entry_update), -EBUSY
+ * the database stayed locked, -ENOSPC, -EROFS, -EUCLEAN corruption, -EIO
+ * anything else (the backend logs the detail once).
+ */
+#ifndef ATTESTD_STORE_H
+#define ATTESTD_STORE_H
+
+#include <stddef.h>
+#include "entry.h"
+
+struct store;
+
+/* What store_entry_list() returns; NULL fields do not filter. */
+struct store_filter {
+	const char *selector; /* entries that have this selector (exact string) */
+	const char *spiffe_id; /* entries with this SPIFFE ID */
+};
+
+/*
+ * Opens (creating if need be) the store at url: "sqlite:///abs/path/store.db"
+ * or a plain file path for SQLite.  A new database file is created mode
+ * 0600 (an existing one is tightened to 0600) and migrated to the current
+ * schema in one transaction.  -EPROTONOSUPPORT for a scheme with no
+ * backend built in (e.g. postgresql:// today), -EINVAL for a malformed
+ * URL, -ENOTSUP for a database written by a newer attestd.
+ */
+int store_open(const char *url, struct store **ret);
+void store_close(struct store *s);
+
+/*
+ * Stores e as a new entry.  e is normalized in place (entry_normalize());
+ * an empty e->id gets a fresh UUID; on success e->revision is 1 and
+ * e->created_at is now, unless the caller set it (an import keeps it).
+ * -EEXIST if the id or the registration is already stored, -EINVAL if
+ * e->id is set but not a canonical UUID.
+ */
+int store_entry_create(struct store *s, struct entry *e);
+
+/*
+ * Stores n entries in one transaction: all of them or none, each as
+ * store_entry_create() would.  On failure *ret_failed (if not NULL) is the
+ * index of the entry that failed (n if the commit failed), ids filled in
+ * here are cleared again and no revision/created_at is changed.  A
+ * duplicate inside the batch fails like a duplicate of a stored entry.
+ */
+int store_entry_create_batch(struct store *s, struct entry *const *v, size_t n,
+			     size_t *ret_failed);
+
+/* The entry with id, newly allocated (entry_free() it); -ENOENT. */
+int store_entry_get(struct store *s, const char *id, struct entry **ret);
+
+/*
+ * Replaces entry id's contents with e's (spiffe_id, parent_id, selectors,
+ * TTLs, dns_names, hint, federates_with); id and created_at are kept and
+ * the revision goes up by one.  e is normalized, and on success its id,
+ * revision and created_at are the stored ones.  If e->revision is not 0
+ * it must equal the stored revision, else -ESTALE: a caller that read,
+ * edited and writes back loses no concurrent change.  -ENOENT if id is
+ * not stored; -EEXIST if the new contents duplicate another entry.
+ */
+int store_entry_update(struct store *s, const char *id, struct entry *e);
+
+/* -ENOENT if id is not stored. */
+int store_entry_delete(struct store *s, const char *id);
+
+/*
+ * The entries that pass filter (NULL: all), sorted by spiffe_id then id,
+ * as an array for entries_free().  A selector filter is served by an
+ * index, so its cost follows the number of entries with that selector.
+ */
+int store_entry_list(struct store *s, const struct store_filter *filter, struct entry ***ret,
+		     size_t *ret_n);
+
+/*
+ * Checks the database: for SQLite, PRAGMA integrity_check is "ok", no
+ * foreign key violations, and the selector index agrees with the entries.
+ * 0, or -EUCLEAN with the first problem in err.
+ */
+int store_integrity_check(struct store *s, char *err, size_t errlen);
+
+/* ---- for backends ---- */
+
+struct store_ops {
+	const char *name;
+	/* url: as given to store_open(); the embedded default also gets plain paths */
+	int (*open)(const char *url, struct store **ret);
+	void (*close)(struct store *s);
+	int (*create_batch)(struct store *s, struct entry *const *v, size_t n, size_t *ret_failed);
+	int (*get)(struct store *s, const char *id, struct entry **ret);
+	int (*update)(struct store *s, const char *id, struct entry *e);
+	int (*delete)(struct store *s, const char *id);
+	int (*list)(struct store *s, const struct store_filter *filter, struct entry ***ret,
+		    size_t *ret_n);
+	int (*integrity_check)(struct store *s, char *err, size_t errlen);
+};
+
+/* A backend's store struct begins with this. */
+struct store {
+	const struct store_ops *ops;
+};
+
+extern const struct store_ops store_sqlite_ops;
+
+#endif
