@@ -27,6 +27,9 @@ struct pentry {
 	size_t nsel;
 	char **ids;
 	size_t nids;
+	char **eids;
+	size_t neids;
+	uint64_t generation;
 };
 
 struct proctable {
@@ -75,6 +78,7 @@ static void pentry_free(struct pentry *e)
 	strv_free_array(e->lineage, e->nlineage);
 	strv_free_array(e->sel, e->nsel);
 	strv_free_array(e->ids, e->nids);
+	strv_free_array(e->eids, e->neids);
 	free(e);
 }
 
@@ -163,6 +167,22 @@ static int inherit_lineage(struct proctable *pt, struct pentry *e)
 	return 0;
 }
 
+static bool same_strs(char **a, size_t na, char **b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	return true;
+}
+
+static void notify(struct proctable *pt, const struct pentry *e, bool gone)
+{
+	if (pt->hooks.changed)
+		pt->hooks.changed(pt->hooks.ctx, e->st.tgid, e->ticks, gone);
+}
+
 /* Rederives e's selectors and identities. Called with the write lock held. */
 static int rederive(struct proctable *pt, struct pentry *e)
 {
@@ -172,7 +192,8 @@ static int rederive(struct proctable *pt, struct pentry *e)
 		.lineage = (const char *const *)e->lineage,
 		.nlineage = e->nlineage,
 	};
-	struct strv sel = { 0 }, ids = { 0 };
+	struct strv sel = { 0 }, ids = { 0 }, eids = { 0 };
+	bool changed;
 	int r;
 
 	if (pt->hooks.digest && pt->hooks.digest(pt->hooks.ctx, &e->st, digest) == 0)
@@ -181,19 +202,30 @@ static int rederive(struct proctable *pt, struct pentry *e)
 	if (r < 0)
 		return r;
 	if (pt->hooks.match) {
-		r = pt->hooks.match(pt->hooks.ctx, (const char *const *)sel.v, sel.n, &ids);
+		r = pt->hooks.match(pt->hooks.ctx, (const char *const *)sel.v, sel.n, &eids, &ids);
 		if (r < 0) {
 			strv_free(&sel);
+			strv_free(&ids);
+			strv_free(&eids);
 			return r;
 		}
 		strv_sort_unique(&ids);
+		strv_sort_unique(&eids);
 	}
+	changed = !same_strs(e->eids, e->neids, eids.v, eids.n);
 	strv_free_array(e->sel, e->nsel);
 	strv_free_array(e->ids, e->nids);
+	strv_free_array(e->eids, e->neids);
 	e->sel = sel.v;
 	e->nsel = sel.n;
 	e->ids = ids.v;
 	e->nids = ids.n;
+	e->eids = eids.v;
+	e->neids = eids.n;
+	/* Selectors changed too (exec, setuid): streams re-check on any update. */
+	e->generation++;
+	if (changed || e->neids)
+		notify(pt, e, false);
 	return 0;
 }
 
@@ -210,6 +242,7 @@ int proctable_upsert(struct proctable *pt, const struct proc_state *st)
 	if (e && e->ticks != ticks) {
 		/* Same PID, another process: nothing of the old one survives. */
 		*pp = e->next;
+		notify(pt, e, true);
 		pentry_free(e);
 		pt->count--;
 		e = NULL;
@@ -255,6 +288,7 @@ int proctable_remove(struct proctable *pt, uint32_t tgid, uint64_t start_ns)
 	e = *pp;
 	if (e && e->ticks == proc_ns_to_ticks(start_ns)) {
 		*pp = e->next;
+		notify(pt, e, true);
 		pentry_free(e);
 		pt->count--;
 		r = 0;
@@ -302,13 +336,16 @@ static int snapshot(const struct pentry *e, struct proc_info **ret)
 		return -ENOMEM;
 	pi->st = e->st;
 	pi->start_time = e->ticks;
+	pi->generation = e->generation;
 	if (dup_strs(e->sel, e->nsel, &pi->selectors) < 0 ||
-	    dup_strs(e->ids, e->nids, &pi->spiffe_ids) < 0) {
+	    dup_strs(e->ids, e->nids, &pi->spiffe_ids) < 0 ||
+	    dup_strs(e->eids, e->neids, &pi->entry_ids) < 0) {
 		proc_info_free(pi);
 		return -ENOMEM;
 	}
 	pi->nselectors = e->nsel;
 	pi->nspiffe_ids = e->nids;
+	pi->nentry_ids = e->neids;
 	*ret = pi;
 	return 0;
 }
@@ -401,6 +438,7 @@ void proc_info_free(struct proc_info *pi)
 		return;
 	strv_free_array(pi->selectors, pi->nselectors);
 	strv_free_array(pi->spiffe_ids, pi->nspiffe_ids);
+	strv_free_array(pi->entry_ids, pi->nentry_ids);
 	free(pi);
 }
 

@@ -23,6 +23,9 @@ struct proc_info {
 	char **selectors; /* sorted, "type:key:value" */
 	size_t nspiffe_ids;
 	char **spiffe_ids; /* the SPIFFE IDs of matching entries, sorted */
+	size_t nentry_ids;
+	char **entry_ids; /* the ids of matching entries, sorted */
+	uint64_t generation; /* bumped whenever this process's identities change */
 };
 
 int proctable_new(struct proctable **ret);

@@ -16,8 +16,15 @@ struct proctable_hooks {
 	void *ctx;
 	/* 0 and the hex digest of st's executable if known; else -EAGAIN (queued). */
 	int (*digest)(void *ctx, const struct proc_state *st, char hex[65]);
-	/* Appends the SPIFFE IDs the selectors match to ids. */
-	int (*match)(void *ctx, const char *const *sel, size_t n, struct strv *ids);
+	/* Appends the matching entries' ids and SPIFFE IDs (any order, dups ok). */
+	int (*match)(void *ctx, const char *const *sel, size_t n, struct strv *entry_ids,
+		     struct strv *spiffe_ids);
+	/*
+	 * A process's matching entries changed, or it exited (gone), or its PID
+	 * now names a new process (gone for the old one).  For the Workload API
+	 * to update or end its streams; called with the write lock held.
+	 */
+	void (*changed)(void *ctx, uint32_t tgid, uint64_t start_ticks, bool gone);
 };
 
 void proctable_set_hooks(struct proctable *pt, const struct proctable_hooks *hooks);

@@ -126,12 +126,64 @@ TEST(proctable_truncated_exe_has_no_path_selector)
 	proctable_free(pt);
 }
 
-static int fake_match(void *ctx, const char *const *sel, size_t n, struct strv *ids)
+static int fake_match(void *ctx, const char *const *sel, size_t n, struct strv *eids,
+		      struct strv *ids)
 {
 	for (size_t i = 0; i < n; i++)
-		if (strcmp(sel[i], "unix:uid:4242") == 0)
-			return strv_push(ids, "spiffe://example.org/w");
+		if (strcmp(sel[i], "unix:uid:4242") == 0) {
+			int r = strv_push(eids, "entry-1");
+
+			return r ? r : strv_push(ids, "spiffe://example.org/w");
+		}
 	return 0;
+}
+
+struct changes {
+	int updated, gone;
+	uint32_t last_tgid;
+};
+
+static void count_changes(void *ctx, uint32_t tgid, uint64_t ticks, bool gone)
+{
+	struct changes *c = ctx;
+
+	c->last_tgid = tgid;
+	if (gone)
+		c->gone++;
+	else
+		c->updated++;
+}
+
+/* Identity changes are announced: matching, then not, then exit. */
+TEST(proctable_changed_hook)
+{
+	struct changes c = { 0 };
+	struct proctable_hooks hooks = { .ctx = &c, .match = fake_match, .changed = count_changes };
+	struct proctable *pt;
+	struct proc_info *pi;
+	struct proc_state st = mk(900, 7, 4242, "/bin/app");
+
+	ASSERT_OK(proctable_new(&pt));
+	proctable_set_hooks(pt, &hooks);
+	ASSERT_OK(proctable_upsert(pt, &st));
+	ASSERT_EQ(c.updated, 1);
+	ASSERT_OK(proctable_get(pt, 900, 7, &pi));
+	ASSERT_EQ(pi->nentry_ids, 1);
+	ASSERT_STREQ(pi->entry_ids[0], "entry-1");
+	proc_info_free(pi);
+	st.euid = 0; /* setuid away: the entry no longer matches */
+	ASSERT_OK(proctable_upsert(pt, &st));
+	ASSERT_EQ(c.updated, 2);
+	ASSERT_OK(proctable_get(pt, 900, 7, &pi));
+	ASSERT_EQ(pi->nentry_ids, 0);
+	proc_info_free(pi);
+	/* an unrelated, non-matching update is not announced */
+	ASSERT_OK(proctable_upsert(pt, &st));
+	ASSERT_EQ(c.updated, 2);
+	ASSERT_OK(proctable_remove(pt, 900, st.start_ns));
+	ASSERT_EQ(c.gone, 1);
+	ASSERT_EQ(c.last_tgid, 900);
+	proctable_free(pt);
 }
 
 TEST(proctable_list_sorted_and_matched)

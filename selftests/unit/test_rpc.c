@@ -60,11 +60,15 @@ static void tmpdir_remove(struct tmpdir *t)
 	(void)rmdir(t->dir);
 }
 
-static int match_hook(void *ctx, const char *const *sel, size_t n, struct strv *ids)
+static int match_hook(void *ctx, const char *const *sel, size_t n, struct strv *eids,
+		      struct strv *ids)
 {
 	for (size_t i = 0; i < n; i++)
-		if (strcmp(sel[i], "unix:uid:4242") == 0)
-			return strv_push(ids, "spiffe://example.org/uid4242");
+		if (strcmp(sel[i], "unix:uid:4242") == 0) {
+			int r = strv_push(eids, "entry-uid4242");
+
+			return r ? r : strv_push(ids, "spiffe://example.org/uid4242");
+		}
 	return 0;
 }
 
