@@ -1069,7 +1069,8 @@ static int rotate(struct ca *ca, struct list *l, bool jwt, time_t now, unsigned 
 			continue;
 		}
 		if (now >= active->g->not_after) {
-			/* Down across the whole overlap: nothing to hand over to. */
+			/* Down across the whole overlap: nothing to hand over to.
+			 * list_push may move the slots: active is looked up again. */
 			if ((r = gen_create(ca, jwt, *next_seq, now, &g)))
 				return r;
 			if ((r = list_push(l, g, CA_STATE_ACTIVE))) {
@@ -1085,6 +1086,9 @@ static int rotate(struct ca *ca, struct list *l, bool jwt, time_t now, unsigned 
 			continue;
 		}
 		if (!next && now >= prepare_at(active->g)) {
+			bool late = now > activate_at(active->g);
+
+			/* list_push may move the slots: active is not used after it. */
 			if ((r = gen_create(ca, jwt, *next_seq, now, &g)))
 				return r;
 			if ((r = list_push(l, g, CA_STATE_NEXT))) {
@@ -1093,7 +1097,7 @@ static int rotate(struct ca *ca, struct list *l, bool jwt, time_t now, unsigned 
 			}
 			(*next_seq)++;
 			*ev |= CA_EV_BUNDLE;
-			if (now > activate_at(active->g))
+			if (late)
 				log_warn("ca: %s: %s %s prepared late, after its predecessor's "
 					 "activation time",
 					 ca->td, kind, g->id);

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/core_names.h>
 #include <openssl/pem.h>
 #include "cleanup.h"
 #include "ossl.h"
@@ -29,7 +30,7 @@ static void leaf_exts_init(void)
 	leaf_exts.ok = leaf_exts.bc && leaf_exts.ku && leaf_exts.eku;
 }
 
-/* A DNS SAN: LDH labels, an optional leading "*." wildcard, 253 bytes at most. */
+/* A DNS SAN: LDH labels (no '-' at either end), an optional leading "*." wildcard, 253 bytes at most. */
 static bool dns_name_ok(const char *s)
 {
 	size_t len = s ? strlen(s) : 0, label = 0;
@@ -42,17 +43,17 @@ static bool dns_name_ok(const char *s)
 		char c = *s;
 
 		if (c == '.') {
-			if (label == 0)
+			if (label == 0 || s[-1] == '-')
 				return false;
 			label = 0;
 			continue;
 		}
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-') ||
+		      (c == '-' && label > 0)) ||
 		    ++label > 63)
 			return false;
 	}
-	return label > 0;
+	return label > 0 && s[-1] != '-';
 }
 
 static int push_name(GENERAL_NAMES *gens, int type, const char *v)
@@ -111,27 +112,123 @@ static int der_of(X509 *cert, unsigned char **ret, size_t *ret_len, size_t extra
 	return 0;
 }
 
-static int pkcs8_der(EVP_PKEY *key, unsigned char **ret, size_t *ret_len)
-{
-	PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(key);
-	unsigned char *der = NULL;
-	int len;
+/*
+ * The PKCS#8 PrivateKeyInfo (RFC 5208) of a P-256 key, wrapping an RFC 5915
+ * ECPrivateKey with the public key and without the (redundant) parameters:
+ * exactly what EVP_PKEY2PKCS8 produces, which a test checks byte for byte.
+ * It is laid out here because in OpenSSL 3.0 EVP_PKEY2PKCS8 goes through
+ * OSSL_ENCODER_CTX_new_for_pkey, whose provider search costs more than
+ * generating the key and signing the certificate together.
+ */
+static const unsigned char p256_pkcs8_head[] = {
+	0x30, 0x81, 0x87,				 /* PrivateKeyInfo, 135 bytes */
+	0x02, 0x01, 0x00,				 /* version 0 */
+	0x30, 0x13,					 /* AlgorithmIdentifier */
+	0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, /* id-ecPublicKey */
+	0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, /* prime256v1 */
+	0x04, 0x6d,					 /* OCTET STRING, 109 bytes */
+	0x30, 0x6b,					 /* ECPrivateKey, 107 bytes */
+	0x02, 0x01, 0x01,				 /* version 1 */
+	0x04, 0x20,					 /* privateKey, 32 bytes */
+};
+static const unsigned char p256_pkcs8_mid[] = {
+	0xa1, 0x44,	  /* [1] publicKey */
+	0x03, 0x42, 0x00, /* BIT STRING, 66 bytes, no unused bits */
+};
+#define P256_PKCS8_LEN (sizeof(p256_pkcs8_head) + 32 + sizeof(p256_pkcs8_mid) + 65)
 
-	if (!p8)
+static int pkcs8_der(EVP_PKEY *key, const unsigned char pub[65], unsigned char **ret,
+		     size_t *ret_len)
+{
+	_cleanup_bn_ BIGNUM *priv = NULL;
+	unsigned char *der, *p;
+
+	if (!EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_PRIV_KEY, &priv))
+		return -EINVAL;
+	der = malloc(P256_PKCS8_LEN);
+	if (!der) {
+		BN_clear(priv);
 		return -ENOMEM;
-	len = i2d_PKCS8_PRIV_KEY_INFO(p8, &der);
-	PKCS8_PRIV_KEY_INFO_free(p8);
-	if (len <= 0)
+	}
+	p = der;
+	memcpy(p, p256_pkcs8_head, sizeof(p256_pkcs8_head));
+	p += sizeof(p256_pkcs8_head);
+	if (BN_bn2binpad(priv, p, 32) != 32) {
+		BN_clear(priv);
+		OPENSSL_cleanse(der, P256_PKCS8_LEN);
+		free(der);
+		return -EINVAL;
+	}
+	BN_clear(priv);
+	p += 32;
+	memcpy(p, p256_pkcs8_mid, sizeof(p256_pkcs8_mid));
+	p += sizeof(p256_pkcs8_mid);
+	memcpy(p, pub, 65);
+	*ret = der;
+	*ret_len = P256_PKCS8_LEN;
+	return 0;
+}
+
+/*
+ * A P-256 key from this thread's key generation context: the context
+ * holds the curve, so each key costs the scalar multiplication and not
+ * the curve set-up that EVP_EC_gen repeats every time.
+ */
+static pthread_key_t keygen_key;
+static pthread_once_t keygen_once = PTHREAD_ONCE_INIT;
+
+static void keygen_ctx_free(void *p)
+{
+	EVP_PKEY_CTX_free(p);
+}
+
+static void keygen_init(void)
+{
+	if (pthread_key_create(&keygen_key, keygen_ctx_free))
+		abort();
+}
+
+static EVP_PKEY *p256_generate(void)
+{
+	EVP_PKEY_CTX *ctx;
+	EVP_PKEY *k = NULL;
+
+	pthread_once(&keygen_once, keygen_init);
+	ctx = pthread_getspecific(keygen_key);
+	if (!ctx) {
+		OSSL_PARAM params[] = {
+			OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, "P-256", 0),
+			OSSL_PARAM_END,
+		};
+
+		ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+		if (!ctx || EVP_PKEY_keygen_init(ctx) <= 0 || EVP_PKEY_CTX_set_params(ctx, params) <= 0 ||
+		    pthread_setspecific(keygen_key, ctx)) {
+			EVP_PKEY_CTX_free(ctx);
+			return NULL;
+		}
+	}
+	if (EVP_PKEY_generate(ctx, &k) <= 0)
+		return NULL;
+	return k;
+}
+
+/*
+ * Sets the certificate's SubjectPublicKeyInfo from the encoded point.
+ * X509_set_pubkey would do the same through an encoder and a decoder,
+ * which in OpenSSL 3.0 costs several times a signature.
+ */
+static int set_p256_pubkey(X509 *cert, const unsigned char pub[65])
+{
+	unsigned char *penc = OPENSSL_memdup(pub, 65);
+
+	if (!penc)
 		return -ENOMEM;
-	/* Copied to malloc memory so that x509svid_free is plain free(); the
-	 * OpenSSL copy is cleansed, since it is key material. */
-	*ret = malloc(len);
-	if (*ret)
-		memcpy(*ret, der, len);
-	OPENSSL_clear_free(der, len);
-	if (!*ret)
+	if (!X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(cert), OBJ_nid2obj(NID_X9_62_id_ecPublicKey),
+				    V_ASN1_OBJECT, OBJ_nid2obj(NID_X9_62_prime256v1), penc, 65)) {
+		OPENSSL_free(penc);
 		return -ENOMEM;
-	*ret_len = len;
+	}
 	return 0;
 }
 
@@ -162,6 +259,8 @@ int x509svid_mint_with(const struct ca_x509_signer *signer, const char *spiffe_i
 	_cleanup_x509_ X509 *cert = X509_new();
 	_cleanup_x509_name_ X509_NAME *name = X509_NAME_new();
 	_cleanup_gens_ GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+	unsigned char pub[65]; /* the uncompressed point, 04 || x || y */
+	size_t publen;
 	struct spiffeid id;
 	time_t not_after;
 	int r;
@@ -186,8 +285,10 @@ int x509svid_mint_with(const struct ca_x509_signer *signer, const char *spiffe_i
 	if (!leaf_exts.ok)
 		return -ENOMEM;
 
-	key = EVP_EC_gen("P-256");
-	if (!key)
+	key = p256_generate();
+	if (!key || !EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pub,
+						     sizeof(pub), &publen) ||
+	    publen != sizeof(pub))
 		return -ENOMEM;
 	/* The SPIFFE ID is in the SAN; the subject only helps people reading it. */
 	if (!X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)"attestd",
@@ -200,7 +301,8 @@ int x509svid_mint_with(const struct ca_x509_signer *signer, const char *spiffe_i
 	    !X509_set_subject_name(cert, name) ||
 	    !X509_set_issuer_name(cert, X509_get_subject_name(signer->cert)) ||
 	    !ASN1_TIME_set(X509_getm_notBefore(cert), now - X509SVID_BACKDATE) ||
-	    !ASN1_TIME_set(X509_getm_notAfter(cert), not_after) || !X509_set_pubkey(cert, key))
+	    !ASN1_TIME_set(X509_getm_notAfter(cert), not_after) ||
+	    (r = set_p256_pubkey(cert, pub)))
 		return -ENOMEM;
 	if ((r = push_name(gens, GEN_URI, spiffe_id)))
 		return r;
@@ -218,12 +320,16 @@ int x509svid_mint_with(const struct ca_x509_signer *signer, const char *spiffe_i
 	svid = calloc(1, sizeof(*svid));
 	if (!svid || !(svid->spiffe_id = strdup(spiffe_id)))
 		return -ENOMEM;
-	if ((r = der_of(cert, &svid->cert_der, &svid->cert_der_len, 0)) ||
-	    (r = der_of(cert, &svid->chain_der, &svid->chain_der_len, signer->chain_der_len)) ||
-	    (r = pkcs8_der(key, &svid->key_der, &svid->key_der_len)))
+	/* Encoded once: the chain is the leaf followed by the CA's prepared chain. */
+	if ((r = der_of(cert, &svid->chain_der, &svid->cert_der_len, signer->chain_der_len)) ||
+	    (r = pkcs8_der(key, pub, &svid->key_der, &svid->key_der_len)))
 		return r;
-	memcpy(svid->chain_der + svid->chain_der_len, signer->chain_der, signer->chain_der_len);
-	svid->chain_der_len += signer->chain_der_len;
+	svid->cert_der = malloc(svid->cert_der_len);
+	if (!svid->cert_der)
+		return -ENOMEM;
+	memcpy(svid->cert_der, svid->chain_der, svid->cert_der_len);
+	memcpy(svid->chain_der + svid->cert_der_len, signer->chain_der, signer->chain_der_len);
+	svid->chain_der_len = svid->cert_der_len + signer->chain_der_len;
 	svid->not_before = now - X509SVID_BACKDATE;
 	svid->expires_at = not_after;
 	*ret = TAKE_PTR(svid);
