@@ -5,6 +5,7 @@
  * entries and processes, and 100,000 entries.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 #include "test.h"
@@ -405,4 +406,51 @@ TEST(matcher_100k_entries)
 	t1 = now_us();
 	test_diag("matcher: %d matches at %d entries, %.2f us each", rounds, N,
 		  (t1 - t0) / rounds);
+}
+
+struct flipper {
+	struct matcher *m;
+	int stop; /* set with __atomic, read without a lock */
+	int r;
+};
+
+static void *flip_main(void *arg)
+{
+	struct flipper *f = arg;
+	const char *x[] = { "unix:uid:1000" }, *y[] = { "unix:uid:2000" };
+
+	for (int i = 0; i < 2000 && !f->r; i++) {
+		struct entry *e = mk(2, "spiffe://example.org/b", i % 2 ? x : y, 1);
+
+		f->r = e ? matcher_update(f->m, e, NULL) : -ENOMEM;
+		entry_free(e);
+	}
+	__atomic_store_n(&f->stop, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Matches while another thread keeps changing an entry: never a torn result. */
+TEST(matcher_concurrent_match_and_update)
+{
+	_cleanup_matcher_ struct matcher *m = NULL;
+	struct flipper f = { 0 };
+	pthread_t th;
+	int bad = 0, rounds = 0;
+
+	ASSERT_OK(matcher_new(&m));
+	ASSERT_OK(ADD(m, 1, "spiffe://example.org/a", "unix:uid:1000"));
+	ASSERT_OK(ADD(m, 2, "spiffe://example.org/b", "unix:uid:2000"));
+	f.m = m;
+	ASSERT_OK(pthread_create(&th, NULL, flip_main, &f));
+	while (!__atomic_load_n(&f.stop, __ATOMIC_ACQUIRE)) {
+		int n = matcher_match(m, proc, 5, NULL, NULL);
+
+		bad += n != 1 && n != 2;
+		rounds++;
+	}
+	pthread_join(th, NULL);
+	ASSERT_OK(f.r);
+	ASSERT_EQ(bad, 0);
+	ASSERT_GT(rounds, 0);
+	ASSERT_EQ(matcher_count(m), 2);
 }
