@@ -14,7 +14,7 @@ enum value_rule {
 	VAL_ANY,
 	VAL_DECIMAL, /* an id or inode number: [0-9]+, no leading zero, fits 64 bits */
 	VAL_ABS_PATH,
-	VAL_HEX64, /* a SHA-256 digest or a container id, lowercase as the kernel/runtime print it */
+	VAL_HEX64, /* SHA-256 digest or container id, lowercase as printed */
 	VAL_KV_COLON, /* K:V, K non-empty */
 	VAL_KV_EQUALS, /* K=V, K non-empty */
 	VAL_RUNTIME,
