@@ -35,8 +35,8 @@ struct store_filter {
 };
 
 /*
- * Opens (creating if need be) the store at url: "sqlite:///abs/path/store.db"
- * or a plain file path for SQLite.  A new database file is created mode
+ * Opens (creating if need be) the store at url: "sqlite://" followed by a
+ * file path ("sqlite:///var/lib/attestd/store.db"), or a plain path.  A new database file is created mode
  * 0600 (an existing one is tightened to 0600) and migrated to the current
  * schema in one transaction.  -EPROTONOSUPPORT for a scheme with no
  * backend built in (e.g. postgresql:// today), -EINVAL for a malformed

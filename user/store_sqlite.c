@@ -928,15 +928,13 @@ static int sq_open(const char *url, struct store **ret)
 	struct sqlite_store *s;
 	int rc, r;
 
-	if (strncmp(url, "sqlite://", 9) == 0) {
+	/* design.md builds the URL as "sqlite://" + data dir + "/store.db": the rest is the path. */
+	if (strncmp(url, "sqlite://", 9) == 0)
 		path = url + 9;
-		if (path[0] != '/') {
-			log_error("\"store: sqlite URL needs an absolute path\" url=%s", url);
-			return -EINVAL;
-		}
-	}
-	if (!*path)
+	if (!*path) {
+		log_error("\"store: no database path\" url=%s", url);
 		return -EINVAL;
+	}
 	r = prepare_file(path);
 	if (r)
 		return r;
