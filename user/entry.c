@@ -410,7 +410,7 @@ int entry_validate(const struct entry *e, const char *td, const struct entry_lim
 		return fail(err, errlen, "dns_names: %zu is more than the limit of %zu", e->ndns_names,
 			    lim->max_dns_names);
 	for (size_t i = 0; i < e->ndns_names; i++)
-		if (check_dns_name(e->dns_names[i], why, sizeof(why)))
+		if (check_dns_name(str_or_empty(e->dns_names[i]), why, sizeof(why)))
 			return fail(err, errlen, "dns_names[%zu]: %s", i, why);
 
 	len = strlen(str_or_empty(e->hint));
@@ -423,7 +423,7 @@ int entry_validate(const struct entry *e, const char *td, const struct entry_lim
 		return fail(err, errlen, "federates_with: %zu is more than the limit of %zu",
 			    e->nfederates_with, lim->max_federates_with);
 	for (size_t i = 0; i < e->nfederates_with; i++)
-		if (check_federated(e->federates_with[i], td, why, sizeof(why)))
+		if (check_federated(str_or_empty(e->federates_with[i]), td, why, sizeof(why)))
 			return fail(err, errlen, "federates_with[%zu]: %s", i, why);
 	return 0;
 }
@@ -623,8 +623,14 @@ static int read_uint(struct json_object *obj, const char *field, uint64_t max, u
 		return 0;
 	if (!json_object_is_type(v, json_type_int))
 		return fail(err, errlen, "%s: expected an integer, got %s", field, json_type_word(v));
-	/* json-c saturates out-of-range values at INT64_MIN/MAX, which the bound catches. */
+	/*
+	 * json-c saturates at INT64_MIN/MAX; a value it holds as a uint64 above
+	 * INT64_MAX reads as INT64_MAX, so look at the unsigned reading too.
+	 */
 	i = json_object_get_int64(v);
+	if (i == INT64_MAX && json_object_get_uint64(v) != (uint64_t)INT64_MAX)
+		return fail(err, errlen, "%s: %llu is outside 0..%llu", field,
+			    (unsigned long long)json_object_get_uint64(v), (unsigned long long)max);
 	if (i < 0 || (uint64_t)i > max)
 		return fail(err, errlen, "%s: %lld is outside 0..%llu", field, (long long)i,
 			    (unsigned long long)max);

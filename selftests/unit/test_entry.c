@@ -209,6 +209,8 @@ static const struct bad_json bad_json_cases[] = {
 	{ "{\"jwt_svid_ttl\":99999999999999999999999}", "jwt_svid_ttl" },
 	{ "{\"jwt_svid_ttl\":true}", "jwt_svid_ttl: expected an integer" },
 	{ "{\"revision\":-5}", "revision: -5 is outside" },
+	{ "{\"revision\":18446744073709551615}", "revision: 18446744073709551615 is outside" },
+	{ "{\"revision\":9223372036854775808}", "revision: 9223372036854775808 is outside" },
 	{ "{\"created_at\":[]}", "created_at: expected an integer" },
 	{ "{\"id\":\"not-a-uuid\"}", "id: not a lowercase UUID" },
 	{ "{\"id\":5}", "id: expected a string" },
