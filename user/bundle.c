@@ -741,7 +741,8 @@ int bundle_x509_pem(const struct bundle *b, char **ret)
 	s = malloc(len + 1);
 	if (!s)
 		return -ENOMEM;
-	memcpy(s, data, len);
+	if (len > 0)
+		memcpy(s, data, len);
 	s[len] = '\0';
 	*ret = s;
 	return 0;

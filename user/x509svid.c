@@ -357,7 +357,8 @@ static int bio_string(BIO *bio, char **ret)
 	s = malloc(len + 1);
 	if (!s)
 		return -ENOMEM;
-	memcpy(s, data, len);
+	if (len > 0)
+		memcpy(s, data, len);
 	s[len] = '\0';
 	*ret = s;
 	return 0;
