@@ -82,7 +82,7 @@ bench: all $(HELPERS)
 	$(Q)BUILD=$(BUILD) scripts/bench/run.sh
 
 vmtest: $(KERN_BIN) $(HELPERS)
-	$(Q)BUILD=$(BUILD) scripts/vmtest.sh $(if $(KERNEL),--kernel $(KERNEL))
+	$(Q)BUILD=$(BUILD) scripts/vmtest.sh $(if $(KERNEL),--kernel $(KERNEL)) $(if $(FILTER),-- $(FILTER))
 
 format:
 	$(Q)clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h selftests/*.[ch] selftests/*/*.c

@@ -63,6 +63,8 @@ void probe_run(struct probe_result *pr)
 	pr->privileged = has_caps();
 	pr->ringbuf = pr->privileged && libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 1;
 	pr->tracing = pr->privileged && pr->btf && probe_tp_btf();
+	pr->loop = pr->privileged &&
+		   libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCKET_FILTER, BPF_FUNC_loop, NULL) == 1;
 	pr->cgroup2 = procfs_cgroup2_mount();
 }
 
@@ -78,6 +80,8 @@ int probe_check(const struct probe_result *pr, char *why, size_t len)
 		snprintf(why, len, "kernel lacks BPF ring buffer maps (Linux 5.8 or later)");
 	else if (!pr->tracing)
 		snprintf(why, len, "kernel lacks BPF tracing (tp_btf) programs (Linux 5.5 or later)");
+	else if (!pr->loop)
+		snprintf(why, len, "kernel lacks the bpf_loop() helper (Linux 5.17 or later)");
 	else if (!pr->cgroup2)
 		snprintf(why, len, "no cgroup v2 hierarchy mounted at /sys/fs/cgroup or "
 				   "/sys/fs/cgroup/unified");

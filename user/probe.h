@@ -15,6 +15,7 @@ struct probe_result {
 	bool privileged;
 	bool ringbuf;
 	bool tracing;
+	bool loop; /* bpf_loop(), for the path walks (5.17) */
 	const char *cgroup2; /* mount point, NULL if absent */
 };
 
