@@ -62,9 +62,9 @@ struct ca_opts {
 	const char *trust_domain;  /* e.g. "example.org" */
 	int64_t ca_ttl;		   /* seconds of each X.509 CA; 0: CA_DEFAULT_TTL */
 	int64_t jwt_key_ttl;	   /* seconds of each JWT key; 0: the same as ca_ttl */
-	const char *upstream_cert; /* PEM: the upstream signing cert, then its chain; NULL: self-signed */
+	const char *upstream_cert; /* PEM: upstream signing cert, then its chain; NULL: self-signed */
 	const char *upstream_key;  /* PEM private key of upstream_cert (unencrypted) */
-	time_t now;		   /* the time a fresh CA starts at; 0: time(NULL) (tests inject) */
+	time_t now;		   /* when a fresh CA starts; 0: time(NULL) (tests inject) */
 };
 
 /*

@@ -30,7 +30,8 @@ static void leaf_exts_init(void)
 	leaf_exts.ok = leaf_exts.bc && leaf_exts.ku && leaf_exts.eku;
 }
 
-/* A DNS SAN: LDH labels (no '-' at either end), an optional leading "*." wildcard, 253 bytes at most. */
+/* A DNS SAN: LDH labels (no '-' at either end), an optional leading "*."
+ * wildcard, 253 bytes at most. */
 static bool dns_name_ok(const char *s)
 {
 	size_t len = s ? strlen(s) : 0, label = 0;
