@@ -258,15 +258,15 @@ int x509svid_mint_with(const struct ca_x509_signer *signer, const char *spiffe_i
 	_cleanup_(x509svid_freep) struct x509svid *svid = NULL;
 	_cleanup_pkey_ EVP_PKEY *key = NULL;
 	_cleanup_x509_ X509 *cert = X509_new();
-	_cleanup_x509_name_ X509_NAME *name = X509_NAME_new();
 	_cleanup_gens_ GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
 	unsigned char pub[65]; /* the uncompressed point, 04 || x || y */
 	size_t publen;
 	struct spiffeid id;
 	time_t not_after;
+	X509_NAME *name;
 	int r;
 
-	if (!cert || !name || !gens)
+	if (!cert || !gens)
 		return -ENOMEM;
 	if (!now)
 		now = time(NULL);
@@ -291,7 +291,9 @@ int x509svid_mint_with(const struct ca_x509_signer *signer, const char *spiffe_i
 						     sizeof(pub), &publen) ||
 	    publen != sizeof(pub))
 		return -ENOMEM;
-	/* The SPIFFE ID is in the SAN; the subject only helps people reading it. */
+	/* The SPIFFE ID is in the SAN; the subject only helps people reading it.
+	 * Filled in place: X509_set_subject_name would copy it once more. */
+	name = X509_get_subject_name(cert);
 	if (!X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)"attestd",
 					-1, -1, 0) ||
 	    (ndns && strlen(dns_names[0]) <= 64 &&
@@ -299,7 +301,6 @@ int x509svid_mint_with(const struct ca_x509_signer *signer, const char *spiffe_i
 					 (const unsigned char *)dns_names[0], -1, -1, 0)))
 		return -ENOMEM;
 	if (!X509_set_version(cert, X509_VERSION_3) || (r = ossl_rand_serial(cert)) ||
-	    !X509_set_subject_name(cert, name) ||
 	    !X509_set_issuer_name(cert, X509_get_subject_name(signer->cert)) ||
 	    !ASN1_TIME_set(X509_getm_notBefore(cert), now - X509SVID_BACKDATE) ||
 	    !ASN1_TIME_set(X509_getm_notAfter(cert), not_after) ||
