@@ -11,11 +11,13 @@
 #define ADMIN_METHOD_LIST_PROCESSES "/attestd.admin.v1.Admin/ListProcesses"
 
 struct proctable;
+struct registry;
 struct admin_api;
 
 /* What the admin API reads; borrowed, must outlive the API. */
 struct admin_deps {
 	struct proctable *pt;
+	struct registry *registry; /* entries; NULL: entry calls answer UNAVAILABLE */
 };
 
 /* -EADDRINUSE if another attestd serves socket_path. */

@@ -26,6 +26,7 @@
 #include "procfs.h"
 #include "proctable.h"
 #include "proctable_hooks.h"
+#include "registry.h"
 #include "tracker_user.h"
 
 struct daemon {
@@ -34,6 +35,7 @@ struct daemon {
 	struct proctable *pt;
 	struct hasher *hasher;
 	struct tracker *tracker;
+	struct registry *registry;
 	struct admin_api *admin;
 	uint64_t lost_seen;
 	uint64_t resyncs;
@@ -60,6 +62,14 @@ static int digest_hook(void *ctx, const struct proc_state *st, char hex[65])
 	struct daemon *d = ctx;
 
 	return hasher_get(d->hasher, st, hex);
+}
+
+static int match_hook(void *ctx, const char *const *sel, size_t n, struct strv *entry_ids,
+		      struct strv *spiffe_ids)
+{
+	struct daemon *d = ctx;
+
+	return registry_match(d->registry, sel, n, entry_ids, spiffe_ids);
 }
 
 static bool runs_file(void *arg, const struct proc_state *st)
@@ -128,8 +138,9 @@ static int start(struct daemon *d, char *why, size_t len)
 {
 	struct tracker_opts topts = { d->cfg.ringbuf_bytes, d->cfg.max_procs };
 	struct tracker_ops tops = { .ctx = d, .on_state = on_state, .on_exit = on_exit_event };
-	struct proctable_hooks hooks = { .ctx = d, .digest = digest_hook };
-	struct admin_deps deps;
+	struct proctable_hooks hooks = { .ctx = d, .digest = digest_hook, .match = match_hook };
+	struct registry_opts ropts = { d->cfg.store_url, d->cfg.trust_domain, NULL };
+	struct admin_deps deps = { 0 };
 	struct probe_result pr;
 	int r;
 
@@ -143,6 +154,10 @@ static int start(struct daemon *d, char *why, size_t len)
 		snprintf(why, len, "cannot create data dir %s: %s", d->cfg.data_dir, strerror(-r));
 		return r;
 	}
+	/* Entries before processes: the first derivation already matches. */
+	r = registry_open(&ropts, &d->registry, why, len);
+	if (r < 0)
+		return r;
 	r = proctable_new(&d->pt);
 	if (r == 0)
 		r = hasher_new(on_digest, d, &d->hasher);
@@ -151,6 +166,7 @@ static int start(struct daemon *d, char *why, size_t len)
 		return r;
 	}
 	proctable_set_hooks(d->pt, &hooks);
+	registry_set_proctable(d->registry, d->pt);
 	r = tracker_open(&topts, &tops, &d->tracker, why, len);
 	if (r < 0)
 		return r;
@@ -161,6 +177,7 @@ static int start(struct daemon *d, char *why, size_t len)
 		return r;
 	}
 	deps.pt = d->pt;
+	deps.registry = d->registry;
 	r = admin_api_start(d->cfg.admin_socket, &deps, &d->admin);
 	if (r == -EADDRINUSE) {
 		snprintf(why, len, "admin socket %s is in use by another process",
@@ -173,9 +190,9 @@ static int start(struct daemon *d, char *why, size_t len)
 		return r;
 	}
 	log_info("\"attestd started\" trust_domain=%s node=%s admin_socket=%s cgroup2=%s "
-		 "processes=%zu",
+		 "processes=%zu entries=%zu",
 		 d->cfg.trust_domain, d->cfg.node_name, d->cfg.admin_socket, pr.cgroup2,
-		 proctable_count(d->pt));
+		 proctable_count(d->pt), registry_count(d->registry));
 	return 0;
 }
 
@@ -184,7 +201,9 @@ static void stop(struct daemon *d)
 	admin_api_stop(d->admin);
 	tracker_close(d->tracker);
 	hasher_free(d->hasher);
+	/* The table's hooks reach the registry: the table goes first. */
 	proctable_free(d->pt);
+	registry_close(d->registry);
 }
 
 static void reload(struct daemon *d, int argc, char **argv)

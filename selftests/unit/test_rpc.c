@@ -106,7 +106,7 @@ struct admin_fixture {
 static int admin_start(struct admin_fixture *f)
 {
 	struct proctable_hooks hooks = {.match = match_hook};
-	struct admin_deps deps;
+	struct admin_deps deps = { 0 };
 	struct proc_state st;
 	int r;
 
@@ -274,7 +274,7 @@ TEST(admin_second_server_eaddrinuse)
 {
 	Attestd__Admin__V1__ProcessInfo *pi = NULL;
 	struct admin_api *api2 = NULL;
-	struct admin_deps deps;
+	struct admin_deps deps = { 0 };
 	struct admin_fixture f;
 	struct rpc_status st;
 
@@ -311,7 +311,7 @@ TEST(admin_stale_socket_replaced)
 	Attestd__Admin__V1__ProcessInfo *pi = NULL;
 	struct admin_api *api = NULL;
 	struct proctable *pt;
-	struct admin_deps deps;
+	struct admin_deps deps = { 0 };
 	struct rpc_client *c;
 	struct rpc_status st;
 	struct tmpdir t;
@@ -336,7 +336,7 @@ TEST(admin_refuses_to_replace_a_non_socket)
 {
 	struct admin_api *api = NULL;
 	struct proctable *pt;
-	struct admin_deps deps;
+	struct admin_deps deps = { 0 };
 	struct tmpdir t;
 	struct stat st;
 	char sub[96];
