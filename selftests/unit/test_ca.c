@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -768,4 +769,67 @@ TEST(ca_catches_up_after_downtime)
 	ASSERT_EQ(bundle_jwt_count(b), 1);
 	ASSERT_OK(x509svid_mint(ca, "spiffe://" TD "/a", NULL, 0, 30, t0 + 600, &svid));
 	ASSERT_TRUE(verify_svid_at(b, svid, t0 + 601));
+}
+
+/* Minting on two threads while the main thread rotates through several
+ * generations: signer references must keep retired keys alive (run under
+ * SANITIZE=1 to see a use after free if they do not). */
+struct mint_thread {
+	struct ca *ca;
+	time_t *now;
+	bool *stop;
+	int minted, failed;
+};
+
+static void *mint_loop(void *arg)
+{
+	struct mint_thread *t = arg;
+
+	while (!__atomic_load_n(t->stop, __ATOMIC_ACQUIRE)) {
+		time_t now = __atomic_load_n(t->now, __ATOMIC_ACQUIRE);
+		struct x509svid *svid = NULL;
+		int r = x509svid_mint(t->ca, "spiffe://" TD "/t", NULL, 0, 5, now, &svid);
+
+		/* The clock may pass the signer's end between the two loads. */
+		if (r && r != -EKEYEXPIRED)
+			t->failed++;
+		else if (!r)
+			t->minted++;
+		x509svid_free(svid);
+	}
+	return NULL;
+}
+
+TEST(ca_concurrent_mint_and_rotate)
+{
+	_cleanup_tmpdir_ char *dir = make_tmpdir();
+	_cleanup_ca_ struct ca *ca = NULL;
+	time_t t0 = time(NULL), now = t0;
+	struct ca_opts o = opts_for(dir, t0, 60);
+	struct mint_thread th[2];
+	pthread_t tid[2];
+	bool stop = false;
+	int ticks = 0;
+
+	ASSERT_OK(ca_open(&o, &ca));
+	for (int i = 0; i < 2; i++) {
+		th[i] = (struct mint_thread){ ca, &now, &stop, 0, 0 };
+		ASSERT_EQ(pthread_create(&tid[i], NULL, mint_loop, &th[i]), 0);
+	}
+	for (time_t t = t0; t < t0 + 300; t += 5) {
+		struct timespec ms = { 0, 2 * 1000 * 1000 };
+
+		__atomic_store_n(&now, t, __ATOMIC_RELEASE);
+		if (ca_tick(ca, t, NULL) == 0)
+			ticks++;
+		nanosleep(&ms, NULL);
+	}
+	__atomic_store_n(&stop, true, __ATOMIC_RELEASE);
+	for (int i = 0; i < 2; i++)
+		pthread_join(tid[i], NULL);
+	test_diag("%d ticks, %d + %d SVIDs minted across rotations", ticks, th[0].minted,
+		  th[1].minted);
+	ASSERT_EQ(ticks, 60);
+	ASSERT_EQ(th[0].failed + th[1].failed, 0);
+	ASSERT_GT(th[0].minted + th[1].minted, 0);
 }
