@@ -909,6 +909,12 @@ static int load_upstream(struct ca *ca, const char *cert_path, const char *key_p
 		log_error("ca: upstream certificate %s is not a CA certificate", cert_path);
 		return -EINVAL;
 	}
+	/* Our CA is a CA below it: pathLenConstraint 0 would make every chain fail. */
+	if (X509_get_pathlen(ca->up_cert) == 0) {
+		log_error("ca: upstream certificate %s has pathLenConstraint 0 and cannot sign a CA",
+			  cert_path);
+		return -EINVAL;
+	}
 	ca->up_chain = sk_X509_new_null();
 	ca->up_roots = sk_X509_new_null();
 	if (!ca->up_chain || !ca->up_roots)

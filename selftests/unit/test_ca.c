@@ -569,6 +569,38 @@ TEST(ca_upstream_reopen_checks_upstream)
 	ASSERT_ERR(ca_open(&o, &ca), -EINVAL);
 }
 
+TEST(ca_upstream_refuses_unusable_upstream)
+{
+	_cleanup_tmpdir_ char *dir = make_tmpdir();
+	_cleanup_free_ char *pem = NULL, *key = NULL;
+	_cleanup_ca_ struct ca *ca = NULL;
+	struct ca_opts o = opts_for(dir, 0, 0);
+	char cmd[1024];
+
+	/* pathLenConstraint 0: it may sign leaves only, not our CA. */
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+		 "-nodes -keyout p0.key -out p0.pem -subj /CN=p0 -days 2 "
+		 "-addext basicConstraints=critical,CA:TRUE,pathlen:0 "
+		 "-addext keyUsage=critical,keyCertSign 2>/dev/null",
+		 dir);
+	if (run(cmd) != 0)
+		SKIP("openssl CLI cannot make a root");
+	pem = catpath(dir, "p0.pem");
+	key = catpath(dir, "p0.key");
+	o.upstream_cert = pem;
+	o.upstream_key = key;
+	ASSERT_ERR(ca_open(&o, &ca), -EINVAL);
+	/* Not a CA at all. */
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+		 "-nodes -keyout p0.key -out p0.pem -subj /CN=leaf -days 2 "
+		 "-addext basicConstraints=critical,CA:FALSE 2>/dev/null",
+		 dir);
+	ASSERT_EQ(run(cmd), 0);
+	ASSERT_ERR(ca_open(&o, &ca), -EINVAL);
+}
+
 /*
  * The whole life of one CA under an injected clock, TTL 60 s: prepare at
  * +30, published in the bundle; activate at +50; SVIDs of both verify
