@@ -64,7 +64,7 @@ APPS := $(BUILD)/attestd $(BUILD)/attestctl
 
 .PHONY: all deps run test bench vmtest clean format
 .DELETE_ON_ERROR:
-.SECONDARY: $(BPF_OBJS) $(PB_SRCS) $(PB_HDRS)
+.SECONDARY: $(BPF_OBJS) $(SKELS) $(PB_SRCS) $(PB_HDRS)
 
 all: $(APPS)
 
