@@ -28,6 +28,11 @@
 #include "proctable_hooks.h"
 #include "registry.h"
 #include "tracker_user.h"
+/* Workload API (issue #5) */
+#include "bundle.h"
+#include "ca.h"
+#include "svid_cache.h"
+#include "workload_api.h"
 
 struct daemon {
 	struct config cfg;
@@ -37,6 +42,12 @@ struct daemon {
 	struct tracker *tracker;
 	struct registry *registry;
 	struct admin_api *admin;
+	/* Workload API (issue #5): the CA, the bundles it serves, the SVID cache */
+	struct ca *ca;
+	struct bundle_set *bundles;
+	uint64_t bundle_seq;
+	struct svid_cache *cache;
+	struct workload_api *wl;
 	uint64_t lost_seen;
 	uint64_t resyncs;
 };
@@ -84,6 +95,140 @@ static void on_digest(void *ctx, const struct proc_state *st)
 
 	proctable_rederive(d->pt, runs_file, (void *)st);
 }
+
+/* ---- Workload API wiring (issue #5) ---- */
+
+/* The table's changed hook (its write lock held): both only queue. */
+static void changed_hook(void *ctx, uint32_t tgid, uint64_t ticks, bool gone)
+{
+	struct daemon *d = ctx;
+
+	svid_cache_process_changed(d->cache, tgid, ticks, gone);
+	workload_api_process_changed(d->wl, tgid, ticks, gone);
+}
+
+static void entry_changed(void *ctx, enum registry_change what, const struct entry *e)
+{
+	struct daemon *d = ctx;
+
+	svid_cache_entry_changed(d->cache, e->id);
+}
+
+/* Puts this trust domain's bundle, as the CA has it now, into the bundle set. */
+static int publish_bundle(struct daemon *d)
+{
+	struct bundle *b = NULL;
+	int r = ca_bundle(d->ca, ++d->bundle_seq, &b);
+
+	if (r == 0)
+		r = bundle_set_put(d->bundles, b);
+	bundle_unref(b);
+	return r;
+}
+
+/* Rotation: run from the main loop's timer. */
+static void ca_maintain(struct daemon *d)
+{
+	unsigned ev = 0;
+	int r;
+
+	if (!d->ca || time(NULL) < ca_next_event(d->ca))
+		return;
+	r = ca_tick(d->ca, 0, &ev);
+	if (r < 0) {
+		log_error("\"CA rotation failed; will retry\" error=\"%s\"", strerror(-r));
+		return;
+	}
+	if (!(ev & CA_EV_BUNDLE))
+		return;
+	r = publish_bundle(d);
+	if (r < 0)
+		log_error("\"cannot publish the new bundle\" error=\"%s\"", strerror(-r));
+	else
+		workload_api_bundles_changed(d->wl);
+}
+
+static int identity_start(struct daemon *d, const struct proctable_hooks *hooks, char *why,
+			  size_t len)
+{
+	struct ca_opts copts = { .data_dir = d->cfg.data_dir, .trust_domain = d->cfg.trust_domain };
+	struct svid_cache_opts sopts = { .x509_ttl_max = d->cfg.x509_svid_max_ttl };
+	struct svid_cache_deps sdeps;
+	struct workload_opts wopts = {
+	    .socket_path = d->cfg.socket_path,
+	    .max_streams_per_uid = d->cfg.max_streams_per_uid,
+	    .max_connections = d->cfg.max_connections,
+	    .max_connections_per_uid = d->cfg.max_connections_per_uid,
+	    .max_request_bytes = d->cfg.max_request_bytes,
+	    .call_timeout_ms = d->cfg.call_timeout * 1000,
+	};
+	struct workload_deps wdeps;
+	struct proctable_hooks h = *hooks;
+	int r;
+
+	r = ca_open(&copts, &d->ca);
+	if (r < 0) {
+		snprintf(why, len, "cannot open the CA in %s: %s", d->cfg.data_dir, strerror(-r));
+		return r;
+	}
+	r = ca_tick(d->ca, 0, NULL);
+	if (r == 0)
+		r = bundle_set_new(&d->bundles);
+	d->bundle_seq = (uint64_t)time(NULL); /* grows across restarts */
+	if (r == 0)
+		r = publish_bundle(d);
+	if (r < 0) {
+		snprintf(why, len, "cannot prepare the trust bundle: %s", strerror(-r));
+		return r;
+	}
+	sdeps = (struct svid_cache_deps){ d->ca, registry_matcher(d->registry), d->pt };
+	r = svid_cache_new(&sopts, &sdeps, &d->cache);
+	if (r < 0) {
+		snprintf(why, len, "cannot start the SVID cache: %s", strerror(-r));
+		return r;
+	}
+	wdeps = (struct workload_deps){ .pt = d->pt,
+					.matcher = registry_matcher(d->registry),
+					.ca = d->ca,
+					.bundles = d->bundles,
+					.cache = d->cache,
+					.trust_domain = d->cfg.trust_domain };
+	r = workload_api_start(&wopts, &wdeps, &d->wl);
+	if (r == -EADDRINUSE) {
+		snprintf(why, len, "socket %s is in use by another process", d->cfg.socket_path);
+		return r;
+	}
+	if (r < 0) {
+		snprintf(why, len, "cannot serve socket %s: %s", d->cfg.socket_path, strerror(-r));
+		return r;
+	}
+	/* The cache read the whole table when it started; from here on, changes. */
+	h.changed = changed_hook;
+	proctable_set_hooks(d->pt, &h);
+	r = registry_add_listener(d->registry, entry_changed, d);
+	if (r < 0) {
+		snprintf(why, len, "cannot listen to the registry: %s", strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+static void identity_stop(struct daemon *d, const struct proctable_hooks *hooks)
+{
+	/* No hook runs once this returns (it takes the table's write lock). */
+	if (d->pt)
+		proctable_set_hooks(d->pt, hooks);
+	workload_api_stop(d->wl);
+	d->wl = NULL;
+	svid_cache_free(d->cache);
+	d->cache = NULL;
+	bundle_set_unref(d->bundles);
+	d->bundles = NULL;
+	ca_free(d->ca);
+	d->ca = NULL;
+}
+
+/* ---- end of Workload API wiring ---- */
 
 static int make_dir(const char *path, mode_t mode)
 {
@@ -176,6 +321,9 @@ static int start(struct daemon *d, char *why, size_t len)
 		snprintf(why, len, "cannot read /proc: %s", strerror(-r));
 		return r;
 	}
+	r = identity_start(d, &hooks, why, len);
+	if (r < 0)
+		return r;
 	deps.pt = d->pt;
 	deps.registry = d->registry;
 	r = admin_api_start(d->cfg.admin_socket, &deps, &d->admin);
@@ -198,7 +346,10 @@ static int start(struct daemon *d, char *why, size_t len)
 
 static void stop(struct daemon *d)
 {
+	struct proctable_hooks hooks = { .ctx = d, .digest = digest_hook, .match = match_hook };
+
 	admin_api_stop(d->admin);
+	identity_stop(d, &hooks);
 	tracker_close(d->tracker);
 	hasher_free(d->hasher);
 	/* The table's hooks reach the registry: the table goes first. */
@@ -259,6 +410,7 @@ static int run(struct daemon *d, int argc, char **argv)
 
 				(void)!read(tfd, &ticks, sizeof(ticks));
 				check_loss(d);
+				ca_maintain(d);
 			} else {
 				struct signalfd_siginfo si;
 

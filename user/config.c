@@ -41,6 +41,16 @@ static const struct opt opts[] = {
 	U32(ringbuf_bytes, "ringbuf-size", "4194304", "BPF ring buffer bytes, a power of two"),
 	U32(max_procs, "max-procs", "65536", "processes the kernel map holds"),
 	U32(resync_interval, "resync-interval", "1", "seconds between event-loss checks"),
+	U32(max_streams_per_uid, "max-streams-per-uid", "64",
+	    "Workload API streams one uid may hold open"),
+	U32(max_connections, "max-connections", "4096", "Workload API connections open at once"),
+	U32(max_connections_per_uid, "max-connections-per-uid", "1024",
+	    "Workload API connections of one uid"),
+	U32(max_request_bytes, "max-request-bytes", "65536", "largest Workload API request"),
+	U32(call_timeout, "call-timeout", "10",
+	    "seconds a unary Workload API call may wait for a worker"),
+	U32(x509_svid_max_ttl, "x509-svid-max-ttl", "0",
+	    "cap on X.509-SVID lifetimes in seconds (0: the entries' TTLs)"),
 };
 
 static int set_opt(struct config *cfg, const struct opt *o, const char *val, char *err,

@@ -30,6 +30,13 @@ struct config {
 	uint32_t ringbuf_bytes;
 	uint32_t max_procs;
 	uint32_t resync_interval; /* seconds between loss checks */
+	/* Workload API limits (workload_api.h) */
+	uint32_t max_streams_per_uid;
+	uint32_t max_connections;
+	uint32_t max_connections_per_uid;
+	uint32_t max_request_bytes;
+	uint32_t call_timeout; /* seconds */
+	uint32_t x509_svid_max_ttl; /* seconds; 0: the entries' TTLs */
 	/* derived */
 	enum log_level level;
 };

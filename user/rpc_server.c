@@ -79,6 +79,7 @@ struct rpc_conn {
 	uint64_t cookie;
 	struct ucred cred;
 	int pidfd;
+	bool refused; /* over a connection limit: calls get RESOURCE_EXHAUSTED */
 };
 
 /* A standing grpc_server_request_*call for one method (method NULL: any unregistered one). */
@@ -148,6 +149,10 @@ struct rpc_server {
 	pthread_cond_t cond;
 	struct rpc_conn **conns; /* indexed by fd */
 	size_t nconns;
+	size_t nlive, nrefused; /* records in conns, by rpc_conn.refused */
+	struct timespec last_sweep;
+	time_t limit_logged;
+	unsigned limit_suppressed;
 	unsigned live_calls;
 	unsigned pending_slots;
 	bool stopping;
@@ -183,6 +188,21 @@ static int sock_cred(int fd, struct ucred *ret)
 	return 0;
 }
 
+/* Takes the record at fd out of the table. Under srv->lock. */
+static void conn_drop_locked(struct rpc_server *srv, size_t fd)
+{
+	struct rpc_conn *c = srv->conns[fd];
+
+	if (!c)
+		return;
+	srv->conns[fd] = NULL;
+	if (c->refused)
+		srv->nrefused--;
+	else
+		srv->nlive--;
+	conn_unref(c);
+}
+
 /* Drops the table's ref on records whose fd no longer names their socket. Under srv->lock. */
 static void conns_sweep_locked(struct rpc_server *srv)
 {
@@ -192,9 +212,74 @@ static void conns_sweep_locked(struct rpc_server *srv)
 
 		if (!c || (sock_cookie(c->fd, &cookie) == 0 && cookie == c->cookie))
 			continue;
-		srv->conns[i] = NULL;
-		conn_unref(c);
+		conn_drop_locked(srv, i);
 	}
+	clock_gettime(CLOCK_MONOTONIC, &srv->last_sweep);
+}
+
+/* Open connections of uid, refused ones not counted. Under srv->lock. */
+static size_t conns_of_uid_locked(struct rpc_server *srv, uid_t uid)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < srv->nconns; i++)
+		n += srv->conns[i] && !srv->conns[i]->refused && srv->conns[i]->cred.uid == uid;
+	return n;
+}
+
+static bool conns_over_locked(struct rpc_server *srv, uid_t uid, const char **why)
+{
+	const struct rpc_server_opts *o = &srv->opts;
+
+	if (o->max_connections && srv->nlive >= o->max_connections) {
+		*why = "max_connections";
+		return true;
+	}
+	if (o->max_connections_per_uid &&
+	    conns_of_uid_locked(srv, uid) >= o->max_connections_per_uid) {
+		*why = "max_connections_per_uid";
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Whether a new connection of uid fits the limits: 0 yes, 1 over a limit
+ * (admit it refused), -ECONNREFUSED over a limit with no room for more
+ * refused ones either.  Under srv->lock.
+ */
+static int conn_admit_locked(struct rpc_server *srv, uid_t uid)
+{
+	const char *why = NULL;
+	struct timespec now;
+	long ms;
+
+	if (!srv->opts.max_connections && !srv->opts.max_connections_per_uid)
+		return 0;
+	if (!conns_over_locked(srv, uid, &why))
+		return 0;
+	/* The counts include connections gRPC closed since the last sweep. */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (now.tv_sec - srv->last_sweep.tv_sec) * 1000 +
+	     (now.tv_nsec - srv->last_sweep.tv_nsec) / 1000000;
+	if (ms >= RPC_CONN_SWEEP_MS) {
+		conns_sweep_locked(srv);
+		if (!conns_over_locked(srv, uid, &why))
+			return 0;
+	}
+	if (now.tv_sec >= srv->limit_logged + 5) {
+		log_warn("\"rpc: connection over limit\" socket=%s limit=%s uid=%u open=%zu "
+			 "refused_open=%zu max_connections=%u max_connections_per_uid=%u "
+			 "suppressed=%u",
+			 srv->path, why, (unsigned)uid, srv->nlive, srv->nrefused,
+			 srv->opts.max_connections, srv->opts.max_connections_per_uid,
+			 srv->limit_suppressed);
+		srv->limit_logged = now.tv_sec;
+		srv->limit_suppressed = 0;
+	} else {
+		srv->limit_suppressed++;
+	}
+	return srv->nrefused < RPC_CONN_OVERFLOW ? 1 : -ECONNREFUSED;
 }
 
 static int conn_register(struct rpc_server *srv, int fd)
@@ -236,8 +321,19 @@ static int conn_register(struct rpc_server *srv, int fd)
 		srv->nconns = n;
 	}
 	/* A record already at this number belongs to a closed socket: fd N was reused. */
-	conn_unref(srv->conns[fd]);
+	conn_drop_locked(srv, (size_t)fd);
+	r = conn_admit_locked(srv, c->cred.uid);
+	if (r < 0) {
+		pthread_mutex_unlock(&srv->lock);
+		conn_unref(c);
+		return r;
+	}
+	c->refused = r == 1;
 	srv->conns[fd] = c;
+	if (c->refused)
+		srv->nrefused++;
+	else
+		srv->nlive++;
 	if (++srv->accepts % CONN_SWEEP_EVERY == 0)
 		conns_sweep_locked(srv);
 	pthread_mutex_unlock(&srv->lock);
@@ -509,6 +605,12 @@ static void call_dispatch(struct rpc_server *srv, const struct rpc_method *m, gr
 	    .fd = c->conn->fd,
 	    .cookie = c->conn->cookie,
 	};
+	if (c->conn->refused) {
+		rpc_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
+				"too many connections to this server (uid %u)",
+				(unsigned)c->peer.uid);
+		goto out;
+	}
 	if (srv->opts.check) {
 		code = srv->opts.check(c, srv->opts.arg, msg, sizeof(msg));
 		if (code != GRPC_STATUS_OK) {
@@ -781,6 +883,10 @@ static void *accept_thread(void *arg)
 			continue;
 		}
 		r = conn_register(srv, fd);
+		if (r == -ECONNREFUSED) {
+			close(fd); /* over a connection limit; logged there */
+			continue;
+		}
 		if (r) {
 			log_warn("\"rpc: cannot read peer of connection\" socket=%s error=\"%s\"",
 				 srv->path, strerror(-r));

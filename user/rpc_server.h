@@ -67,9 +67,21 @@ struct rpc_server_opts {
 	size_t max_request_bytes; /* 0: RPC_DEFAULT_MAX_REQUEST */
 	rpc_check_fn check;	  /* optional */
 	void *arg;		  /* passed to check and to every handler */
+	/*
+	 * Open connections at once, in all and per peer uid (0: no limit).  A
+	 * connection over a limit is still accepted and every call on it is
+	 * answered RESOURCE_EXHAUSTED, so the client learns why; beyond
+	 * RPC_CONN_OVERFLOW such connections at once, further ones are closed
+	 * at accept.  Connections that closed are noticed by a sweep of the
+	 * table, at most every RPC_CONN_SWEEP_MS while at a limit.
+	 */
+	unsigned max_connections;
+	unsigned max_connections_per_uid;
 };
 
 #define RPC_DEFAULT_MAX_REQUEST (64 * 1024)
+#define RPC_CONN_OVERFLOW 64
+#define RPC_CONN_SWEEP_MS 100
 
 /*
  * Creates the socket (parent directories 0755, the file with opts->mode) and
