@@ -17,7 +17,7 @@ BPFTOOL ?= bpftool
 PROTOC_C ?= protoc-c
 ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
-PKGS := libbpf grpc libprotobuf-c json-c sqlite3 libcap openssl libcurl
+PKGS := libbpf grpc libprotobuf-c json-c sqlite3 libcap openssl libcurl libpq
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

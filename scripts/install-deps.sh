@@ -9,10 +9,12 @@ pkgs=(
 	make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 	protobuf-compiler protobuf-c-compiler libprotobuf-c-dev libgrpc-dev
 	libssl-dev openssl libsqlite3-dev sqlite3 libjson-c-dev libcap-dev
-	libcurl4-openssl-dev
+	libcurl4-openssl-dev libpq-dev
 	# tests: real gRPC clients, X.509 checks, sanitizers
 	python3-grpcio python3-grpc-tools python3-cryptography python3-protobuf
 	libclang-rt-14-dev procps util-linux
+	# tests: the PostgreSQL store (a private cluster), manifest parsing
+	postgresql python3-yaml
 )
 
 missing=()
