@@ -26,6 +26,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define barrier_var(var) asm volatile("" : "+r"(var))
 #endif
 
+/* Set by user space before load: enum cgroup_subsys_id of the v1 hierarchy, or -1. */
+const volatile int v1_subsys_id = -1;
+
 struct scratch {
 	struct event ev;
 	char buf[SCRATCH_SZ + NAME_MASK + 1];
@@ -220,17 +223,50 @@ static __always_inline void fill_exe(struct scratch *s, struct file *file)
 	st->exe_ctime_ns = inode_ctime_ns(inode);
 }
 
-/* The cgroup v2 path, from the task's default-hierarchy cgroup up to its root. */
+/* Writes the path of kn from its hierarchy's root into out; false if cut. */
+static __always_inline bool kernfs_path(struct scratch *s, struct kernfs_node *kn, char *out)
+{
+	struct walk w = { .pos = SCRATCH_SZ, .kn = kn };
+
+	bpf_loop(CGROUP_MAX_DEPTH, kernfs_step, &w, 0);
+	return !copy_path(out, CGROUP_PATH_LEN, s->buf, w.pos) && w.done && !w.truncated;
+}
+
+/* The v1 hierarchy's cgroup of task: cgroups->subsys[v1_subsys_id]->cgroup->kn. */
+static __always_inline struct kernfs_node *v1_kn(struct task_struct *task)
+{
+	struct css_set *cset = BPF_CORE_READ(task, cgroups);
+	struct cgroup_subsys_state *css = NULL;
+	int id = v1_subsys_id;
+
+	if (id < 0 || id >= 64)
+		return NULL;
+	/* the index is a run-time value: compute the slot, CO-RE for the base */
+	bpf_probe_read_kernel(&css, sizeof(css),
+			      (void *)cset + bpf_core_field_offset(struct css_set, subsys) +
+				      id * sizeof(void *));
+	if (!css)
+		return NULL;
+	return BPF_CORE_READ(css, cgroup, kn);
+}
+
+/* The cgroup v2 path and, where tracked, the v1 one, up to each root. */
 static __always_inline void fill_cgroup(struct scratch *s, struct task_struct *task)
 {
 	struct proc_state *st = &s->ev.state;
 	struct kernfs_node *kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
-	struct walk w = { .pos = SCRATCH_SZ, .kn = kn };
 
 	st->cgroup_id = BPF_CORE_READ(kn, id);
-	bpf_loop(CGROUP_MAX_DEPTH, kernfs_step, &w, 0);
-	if (copy_path(st->cgroup, CGROUP_PATH_LEN, s->buf, w.pos) || !w.done || w.truncated)
+	if (!kernfs_path(s, kn, st->cgroup))
 		st->flags |= PROC_F_CGROUP_TRUNCATED;
+	st->cgroup_v1[0] = '\0';
+	st->cgroup_v1_id = 0;
+	kn = v1_kn(task);
+	if (!kn)
+		return;
+	st->cgroup_v1_id = BPF_CORE_READ(kn, id);
+	if (!kernfs_path(s, kn, st->cgroup_v1))
+		st->flags |= PROC_F_CGROUP_V1_TRUNCATED;
 }
 
 static __always_inline __u32 task_pidns_ino(struct task_struct *task)
@@ -375,14 +411,16 @@ int BPF_PROG(handle_cgroup_attach, struct cgroup *dst, const char *path, struct 
 {
 	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
 	__u32 tgid = BPF_CORE_READ(leader, tgid);
+	struct kernfs_node *v1 = v1_kn(leader);
 	struct proc_state *old;
 	struct scratch *s;
-	__u64 id;
+	__u64 id, id1;
 
-	/* Moves in v1 hierarchies fire here too; only a v2 change matters. */
+	/* Every hierarchy's moves fire here; only the ones we track matter. */
 	id = BPF_CORE_READ(leader, cgroups, dfl_cgrp, kn, id);
+	id1 = v1 ? BPF_CORE_READ(v1, id) : 0;
 	old = bpf_map_lookup_elem(&procs, &tgid);
-	if (old && old->cgroup_id == id)
+	if (old && old->cgroup_id == id && old->cgroup_v1_id == id1)
 		return 0;
 	s = fill_state(leader, BPF_CORE_READ(leader, mm, exe_file), EV_CGROUP);
 	if (s)

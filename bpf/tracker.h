@@ -27,6 +27,7 @@
 #define PROC_F_FROM_PROCFS (1U << 3)	  /* written by user space at bootstrap */
 #define PROC_F_NO_EXE (1U << 4)		  /* kernel thread or no mm */
 #define PROC_F_EXE_DELETED (1U << 5)	  /* the file was unlinked: its path names nothing */
+#define PROC_F_CGROUP_V1_TRUNCATED (1U << 6) /* cgroup_v1 path did not fit */
 
 enum event_type {
 	EV_EXEC = 1,
@@ -49,11 +50,17 @@ struct proc_state {
 	__u64 exe_ctime_ns;
 	__u64 exe_size;
 	__u64 cgroup_id; /* cgroup v2 kernfs id, as bpf_get_current_cgroup_id() */
+	__u64 cgroup_v1_id; /* kernfs id in the tracked v1 hierarchy, 0 if none */
 	__u32 pidns_ino;
 	__u32 mntns_ino;
 	char comm[TASK_COMM_LEN];
 	char exe[EXE_PATH_LEN];
 	char cgroup[CGROUP_PATH_LEN];
+	/*
+	 * The path in one v1 hierarchy (memory, else cpu), for hybrid and v1
+	 * hosts where every process sits at the v2 root; "" when not tracked.
+	 */
+	char cgroup_v1[CGROUP_PATH_LEN];
 };
 
 struct event {

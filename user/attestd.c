@@ -37,6 +37,7 @@
 struct daemon {
 	struct config cfg;
 	struct procfs fs;
+	char v1_mount[PATH_MAX];
 	struct proctable *pt;
 	struct hasher *hasher;
 	struct tracker *tracker;
@@ -294,6 +295,12 @@ static int start(struct daemon *d, char *why, size_t len)
 	if (r < 0)
 		return r;
 	d->fs = (struct procfs){ "/proc", pr.cgroup2 };
+	/* Hybrid and v1 hosts keep their containers in a v1 hierarchy too. */
+	d->fs.v1_controller = tracker_v1_controller();
+	if (d->fs.v1_controller)
+		d->fs.v1_mount = procfs_v1_mount(d->fs.v1_controller, d->v1_mount,
+						 sizeof(d->v1_mount));
+	topts.v1_controller = d->fs.v1_controller;
 	r = make_dir(d->cfg.data_dir, 0700);
 	if (r < 0) {
 		snprintf(why, len, "cannot create data dir %s: %s", d->cfg.data_dir, strerror(-r));
@@ -338,8 +345,9 @@ static int start(struct daemon *d, char *why, size_t len)
 		return r;
 	}
 	log_info("\"attestd started\" trust_domain=%s node=%s admin_socket=%s cgroup2=%s "
-		 "processes=%zu entries=%zu",
+		 "cgroup_v1=%s processes=%zu entries=%zu",
 		 d->cfg.trust_domain, d->cfg.node_name, d->cfg.admin_socket, pr.cgroup2,
+		 d->fs.v1_controller ? d->fs.v1_controller : "none",
 		 proctable_count(d->pt), registry_count(d->registry));
 	return 0;
 }

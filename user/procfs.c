@@ -18,6 +18,7 @@
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#include <mntent.h>
 #include <linux/magic.h>
 #include "cleanup.h"
 #include "procfs.h"
@@ -150,6 +151,17 @@ static __u64 cgroup_id(const char *root, const char *cg)
 	return h.id;
 }
 
+/* "cpu,cpuacct" has "cpu" but not "cpuset". */
+static bool has_controller(const char *list, const char *want)
+{
+	size_t n = strlen(want);
+
+	for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (strncmp(p, want, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
 static void read_cgroup(const struct procfs *fs, uint32_t pid, struct proc_state *st)
 {
 	char path[PATH_MAX], buf[8192], *line, *save = NULL;
@@ -158,13 +170,39 @@ static void read_cgroup(const struct procfs *fs, uint32_t pid, struct proc_state
 	if (read_file(path, buf, sizeof(buf)) < 0)
 		return;
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		if (strncmp(line, "0::", 3) != 0)
+		char *ctrls = strchr(line, ':'), *path;
+
+		if (!ctrls || !(path = strchr(ctrls + 1, ':')))
 			continue;
-		if (copy_str(st->cgroup, sizeof(st->cgroup), line + 3))
-			st->flags |= PROC_F_CGROUP_TRUNCATED;
-		st->cgroup_id = cgroup_id(fs->cgroup2, st->cgroup);
-		return;
+		*path++ = '\0';
+		*ctrls++ = '\0'; /* line: hierarchy id, ctrls: controllers, path */
+		if (strcmp(line, "0") == 0 && !*ctrls) {
+			if (copy_str(st->cgroup, sizeof(st->cgroup), path))
+				st->flags |= PROC_F_CGROUP_TRUNCATED;
+			st->cgroup_id = cgroup_id(fs->cgroup2, st->cgroup);
+		} else if (fs->v1_controller && has_controller(ctrls, fs->v1_controller)) {
+			if (copy_str(st->cgroup_v1, sizeof(st->cgroup_v1), path))
+				st->flags |= PROC_F_CGROUP_V1_TRUNCATED;
+			st->cgroup_v1_id = cgroup_id(fs->v1_mount, st->cgroup_v1);
+		}
 	}
+}
+
+const char *procfs_v1_mount(const char *controller, char *buf, size_t len)
+{
+	FILE *f = setmntent("/proc/self/mounts", "r");
+	const char *found = NULL;
+	struct mntent *m;
+
+	if (!f)
+		return NULL;
+	while (!found && (m = getmntent(f)))
+		if (strcmp(m->mnt_type, "cgroup") == 0 && hasmntopt(m, controller)) {
+			copy_str(buf, len, m->mnt_dir);
+			found = buf;
+		}
+	endmntent(f);
+	return found;
 }
 
 static void read_exe(const struct procfs *fs, uint32_t pid, struct proc_state *st)

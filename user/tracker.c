@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "tracker.skel.h"
 #include "tracker_user.h"
@@ -52,6 +53,55 @@ static int silent_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
+const char *tracker_v1_controller(void)
+{
+	static const char *const wanted[] = { "memory", "cpu" };
+	bool have[sizeof(wanted) / sizeof(wanted[0])] = { false };
+	char name[64];
+	int hier, n, en;
+	FILE *f = fopen("/proc/cgroups", "r");
+
+	if (!f)
+		return NULL;
+	/* "#subsys_name hierarchy num_cgroups enabled": hierarchy 0 is v2 (or none) */
+	if (fscanf(f, "%*[^\n]\n") < 0) {
+		fclose(f);
+		return NULL;
+	}
+	while (fscanf(f, "%63s %d %d %d", name, &hier, &n, &en) == 4)
+		for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++)
+			if (strcmp(name, wanted[i]) == 0 && hier > 0 && en)
+				have[i] = true;
+	fclose(f);
+	for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++)
+		if (have[i])
+			return wanted[i];
+	return NULL;
+}
+
+/* The kernel's enum cgroup_subsys_id value for controller, from BTF. */
+static int subsys_id(const char *controller)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	char want[64];
+	int id, r = -ENOENT;
+
+	if (!btf)
+		return -errno;
+	snprintf(want, sizeof(want), "%s_cgrp_id", controller);
+	id = btf__find_by_name_kind(btf, "cgroup_subsys_id", BTF_KIND_ENUM);
+	if (id > 0) {
+		const struct btf_type *t = btf__type_by_id(btf, id);
+		const struct btf_enum *e = btf_enum(t);
+
+		for (int i = 0; i < btf_vlen(t); i++)
+			if (strcmp(btf__name_by_offset(btf, e[i].name_off), want) == 0)
+				r = e[i].val;
+	}
+	btf__free(btf);
+	return r;
+}
+
 int tracker_open(const struct tracker_opts *opts, const struct tracker_ops *ops,
 		 struct tracker **ret, char *err, size_t errlen)
 {
@@ -74,6 +124,15 @@ int tracker_open(const struct tracker_opts *opts, const struct tracker_ops *ops,
 		bpf_map__set_max_entries(t->skel->maps.events, opts->ringbuf_bytes);
 	if (opts->max_procs)
 		bpf_map__set_max_entries(t->skel->maps.procs, opts->max_procs);
+	if (opts->v1_controller) {
+		r = subsys_id(opts->v1_controller);
+		if (r < 0) {
+			snprintf(err, errlen, "no cgroup controller '%s' in kernel BTF",
+				 opts->v1_controller);
+			goto fail;
+		}
+		t->skel->rodata->v1_subsys_id = r;
+	}
 	r = tracker_bpf__load(t->skel);
 	if (r) {
 		snprintf(err, errlen, "kernel refused the BPF programs: %s", strerror(-r));

@@ -22,7 +22,14 @@ struct tracker_ops {
 struct tracker_opts {
 	uint32_t ringbuf_bytes; /* 0: the object's default (4 MiB); a power of two */
 	uint32_t max_procs;	/* 0: PROCS_MAX_ENTRIES */
+	const char *v1_controller; /* v1 hierarchy to track ("memory"), NULL: none */
 };
+
+/*
+ * The v1 controller worth tracking on this host: "memory", else "cpu", when
+ * mounted as v1 (hybrid or v1 hosts); NULL on a pure v2 host.
+ */
+const char *tracker_v1_controller(void);
 
 struct tracker_stats {
 	uint64_t events;

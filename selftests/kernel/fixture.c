@@ -43,7 +43,7 @@ static void on_exit_ev(void *ctx, __u32 tgid, __u64 start_ns, __u32 code)
 int fixture_open(struct fixture *f)
 {
 	struct tracker_ops ops = { .ctx = f, .on_state = on_state, .on_exit = on_exit_ev };
-	struct tracker_opts opts = { 0 };
+	struct tracker_opts opts = { .v1_controller = tracker_v1_controller() };
 	struct probe_result pr;
 	char why[256];
 	int r;

@@ -471,3 +471,65 @@ TEST(exec_memfd_flagged_deleted)
 	ASSERT_TRUE(st.flags & PROC_F_EXE_DELETED);
 	fixture_close(&f);
 }
+
+/*
+ * On hybrid hosts the v1 hierarchy (memory, else cpu) is tracked too: a
+ * process in a v1 cgroup has that path and id, as /proc says.  On a pure v2
+ * host (the VM) nothing is tracked and the fields stay empty.
+ */
+TEST(cgroup_v1_path_when_mounted)
+{
+	const char *ctrl = tracker_v1_controller();
+	struct procfs fs = { "/proc", procfs_cgroup2_mount(), ctrl, NULL };
+	char real[PATH_MAX], mnt[PATH_MAX], dir[PATH_MAX + 64], procs[PATH_MAX + 80];
+	struct proc_state st, fst;
+	struct fixture f;
+	pid_t pid;
+
+	if (fixture_open(&f) < 0)
+		return;
+	ASSERT_NOT_NULL(realpath(fixture_helper("sleeper"), real));
+	dir[0] = '\0';
+	if (ctrl) {
+		ASSERT_NOT_NULL(procfs_v1_mount(ctrl, mnt, sizeof(mnt)));
+		fs.v1_mount = mnt;
+		snprintf(dir, sizeof(dir), "%s/attestd-kt-v1-%d", mnt, getpid());
+		ASSERT_OK(mkdir(dir, 0755) && errno != EEXIST ? -errno : 0);
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+	}
+	pid = fork();
+	if (pid == 0) {
+		if (ctrl) {
+			FILE *p = fopen(procs, "w");
+
+			if (!p || fprintf(p, "%d\n", getpid()) < 0 || fclose(p))
+				_exit(100);
+		}
+		execl(real, "sleeper", NULL);
+		_exit(101);
+	}
+	f.watch_tgid = pid;
+	if (!wait_exec(&f, 1)) {
+		kill_wait(pid);
+		FAIL("no exec event");
+	}
+	ASSERT_OK(tracker_lookup(f.t, pid, &st));
+	ASSERT_OK(procfs_read(&fs, pid, &fst));
+	kill_wait(pid);
+	if (dir[0]) {
+		char want[PATH_MAX];
+
+		rmdir(dir);
+		snprintf(want, sizeof(want), "/attestd-kt-v1-%d", getpid());
+		test_diag("v1 controller %s at %s", ctrl, mnt);
+		ASSERT_STREQ(st.cgroup_v1, want);
+		ASSERT_STREQ(fst.cgroup_v1, want);
+		ASSERT_NE(st.cgroup_v1_id, 0);
+		ASSERT_EQ(st.cgroup_v1_id, fst.cgroup_v1_id);
+	} else {
+		test_diag("no v1 hierarchy: nothing tracked");
+		ASSERT_STREQ(st.cgroup_v1, "");
+		ASSERT_EQ(st.cgroup_v1_id, 0);
+	}
+	fixture_close(&f);
+}

@@ -98,6 +98,14 @@ TEST(procfs_read_fake_tree)
 	ASSERT_OK(stat("/bin/sh", &sb) ? -errno : 0);
 	ASSERT_EQ(st.exe_ino, sb.st_ino); /* stat() follows the exe link to the file */
 	ASSERT_TRUE(st.flags & PROC_F_FROM_PROCFS);
+	ASSERT_STREQ(st.cgroup_v1, ""); /* not asked for */
+	fs.v1_controller = "memory";
+	ASSERT_OK(procfs_read(&fs, 4242, &st));
+	ASSERT_STREQ(st.cgroup_v1, "/x");
+	ASSERT_STREQ(st.cgroup, "/system.slice/demo.service");
+	fs.v1_controller = "cpu"; /* "memory" only: no cpu hierarchy listed */
+	ASSERT_OK(procfs_read(&fs, 4242, &st));
+	ASSERT_STREQ(st.cgroup_v1, "");
 	/* a pid that is not there */
 	ASSERT_ERR(procfs_read(&fs, 4243, &st), -ESRCH);
 	/* an unparsable stat is refused, not guessed */
