@@ -17,6 +17,7 @@
 #include "admin.pb-c.h"
 #include "admin_api.h"
 #include "cleanup.h"
+#include "ctl.h"
 #include "rpc_client.h"
 
 #define EXIT_OK 0
@@ -42,12 +43,21 @@ struct command {
 
 static int do_attest(struct ctl *ctl, int argc, char **argv);
 static int do_ps(struct ctl *ctl, int argc, char **argv);
+static int do_workload(struct ctl *ctl, int argc, char **argv);
 
 /* A new command: a do_<verb> function and a row here. */
 static const struct command commands[] = {
     {"attest", NULL, do_attest, "--pid PID",
      "the selectors attestd derived for PID, and the SPIFFE IDs they match"},
     {"ps", NULL, do_ps, "", "tracked processes: pid, start time, exe, cgroup, matched SPIFFE IDs"},
+    {"fetch", "x509", do_workload, "[--write DIR]",
+     "this process's X.509-SVIDs, over the Workload API"},
+    {"fetch", "jwt", do_workload, "--audience AUD [--spiffe-id ID]",
+     "JWT-SVIDs for an audience, over the Workload API"},
+    {"validate", "jwt", do_workload, "--audience AUD --svid TOKEN",
+     "validate a JWT-SVID, over the Workload API"},
+    {"bundle", "show", do_workload, "[--format pem|jwks]",
+     "the trust bundles the Workload API serves this process"},
 };
 
 enum {
@@ -428,6 +438,15 @@ static int do_ps(struct ctl *ctl, int argc, char **argv)
 	}
 	protobuf_c_message_free_unpacked(&resp->base, NULL);
 	return r;
+}
+
+/* ---- fetch, validate, bundle: user/ctl_fetch.c, over the Workload API ---- */
+
+static int do_workload(struct ctl *ctl, int argc, char **argv)
+{
+	struct ctl_env env = {.admin_socket = ctl->admin_socket, .json = ctl->json};
+
+	return ctl_workload_run(ctl->cmd->name, ctl->cmd->sub, &env, argc, argv);
 }
 
 /* ---- dispatch ---- */
