@@ -1239,6 +1239,17 @@ static void refuse(struct workload_api *api, struct rpc_call *call, grpc_status_
 	rpc_call_finish(call, code, "%s", msg);
 }
 
+/* Hints are unique within a response (spec 6.2.1): a later SVID with a taken hint is left out. */
+static bool hint_taken(const JWTSVID *svids, size_t n, const char *hint)
+{
+	if (!hint || !*hint)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(svids[i].hint, hint) == 0)
+			return true;
+	return false;
+}
+
 static void jwt_svid_job(struct workload_api *api, struct job *j)
 {
 	const struct rpc_peer *peer = rpc_call_peer(j->call);
@@ -1280,6 +1291,8 @@ static void jwt_svid_job(struct workload_api *api, struct job *j)
 		/* Two entries may grant one ID: one token for it. */
 		if (n && strcmp(svids[n - 1].spiffe_id, e->spiffe_id) == 0)
 			continue;
+		if (hint_taken(svids, n, e->hint))
+			continue;
 		r = jwtsvid_mint(api->deps.ca, e->spiffe_id, (const char *const *)j->aud, j->naud,
 				 e->jwt_svid_ttl ? e->jwt_svid_ttl : ENTRY_JWT_TTL_DEFAULT, 0,
 				 &tokens[n]);
@@ -1302,11 +1315,6 @@ static void jwt_svid_job(struct workload_api *api, struct job *j)
 		refuse(api, j->call, GRPC_STATUS_PERMISSION_DENIED, msg);
 		goto out;
 	}
-	/* Hints unique within the response: the first of a hint keeps it. */
-	for (size_t i = 1; i < n; i++)
-		for (size_t k = 0; k < i; k++)
-			if (*svids[i].hint && strcmp(svids[i].hint, svids[k].hint) == 0)
-				svids[i].hint = "";
 	if (!workload_pidfd_alive(peer->pidfd)) {
 		refuse(api, j->call, GRPC_STATUS_PERMISSION_DENIED, "the calling process has exited");
 		goto out;
