@@ -4,21 +4,46 @@
  * against the caller's uid from its connection (SO_PEERCRED), on top of the
  * socket's 0600 mode, so that a socket made wider by mistake (or a root
  * process passing its fd on) still only serves uid 0.
+ *
+ * Entry calls touch the store, and a batch of 100,000 entries takes
+ * seconds in SQLite, so they do not run on the completion-queue thread:
+ * the handler copies the request into a job and queues it, and one worker
+ * thread runs the jobs in order and finishes their calls.  Attest and
+ * ListProcesses keep flowing meanwhile.  One worker is enough: the store
+ * serializes its calls anyway, and it keeps entry calls in arrival order.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "admin.pb-c.h"
 #include "admin_api.h"
 #include "cleanup.h"
+#include "entry.h"
 #include "log.h"
 #include "proctable.h"
+#include "registry.h"
 #include "rpc_server.h"
+#include "selector.h"
+#include "store.h"
+
+struct admin_job;
 
 struct admin_api {
 	struct admin_deps deps;
 	struct rpc_server *srv;
+
+	/* entry calls: a queue and the worker that drains it */
+	pthread_t worker;
+	bool worker_started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct admin_job *head, **tail;
+	bool quit;
 };
 
 static grpc_status_code admin_check(struct rpc_call *call, void *arg, char *msg, size_t len)
@@ -135,11 +160,804 @@ out:
 	proc_info_list_free(list, n);
 }
 
+/* ---- registration entries: messages ---- */
+
+static int pb_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int pb_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+static void strs_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Copies a repeated string field; NULL items (never from protobuf-c, but) read as "". */
+static int strs_copy(const char *field, char *const *v, size_t n, char ***ret, size_t *ret_n,
+		     char *err, size_t errlen)
+{
+	char **out;
+
+	*ret = NULL;
+	*ret_n = 0;
+	if (n > ADMIN_MAX_LIST_ITEMS)
+		return pb_fail(err, errlen, "%s: %zu items is more than %d", field, n,
+			       ADMIN_MAX_LIST_ITEMS);
+	if (n == 0)
+		return 0;
+	out = calloc(n, sizeof(*out));
+	if (!out)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		out[i] = strdup(v[i] ? v[i] : "");
+		if (!out[i]) {
+			strs_free(out, i);
+			return -ENOMEM;
+		}
+	}
+	*ret = out;
+	*ret_n = n;
+	return 0;
+}
+
+struct ranked {
+	const char *s;
+	size_t pos;
+};
+
+static int ranked_cmp(const void *a, const void *b)
+{
+	const struct ranked *x = a, *y = b;
+	int c = strcmp(x->s, y->s);
+
+	if (c)
+		return c;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/*
+ * Drops later repeats, keeping the first of each in its place, in
+ * O(n log n): entry_normalize()'s pairwise scan is meant for the few names
+ * an entry may have, and a message may carry many more before validation.
+ */
+static int strs_unique_stable(char **v, size_t *n)
+{
+	struct ranked *r;
+	bool *drop;
+	size_t out = 0;
+
+	if (*n < 2)
+		return 0;
+	r = calloc(*n, sizeof(*r));
+	drop = calloc(*n, sizeof(*drop));
+	if (!r || !drop) {
+		free(r);
+		free(drop);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < *n; i++)
+		r[i] = (struct ranked){v[i], i};
+	qsort(r, *n, sizeof(*r), ranked_cmp);
+	for (size_t i = 1; i < *n; i++)
+		if (strcmp(r[i - 1].s, r[i].s) == 0)
+			drop[r[i].pos] = true;
+	for (size_t i = 0; i < *n; i++) {
+		if (drop[i])
+			free(v[i]);
+		else
+			v[out++] = v[i];
+	}
+	*n = out;
+	free(r);
+	free(drop);
+	return 0;
+}
+
+static int ttl_from_pb(const char *field, uint64_t v, uint32_t *ret, char *err, size_t errlen)
+{
+	if (v > UINT32_MAX)
+		return pb_fail(err, errlen, "%s: %llu s is out of range", field,
+			       (unsigned long long)v);
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+int admin_entry_from_pb(const Attestd__Admin__V1__Entry *m, struct entry **ret, char *err,
+			size_t errlen)
+{
+	struct entry *e;
+	int r;
+
+	*ret = NULL;
+	if (!m)
+		return pb_fail(err, errlen, "entry is missing");
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	if (m->id && strlen(m->id) > ENTRY_ID_LEN) {
+		r = pb_fail(err, errlen, "id: not a lowercase UUID");
+		goto fail;
+	}
+	snprintf(e->id, sizeof(e->id), "%s", m->id ? m->id : "");
+	if ((r = entry_set_spiffe_id(e, m->spiffe_id)) || (r = entry_set_parent_id(e, m->parent_id)) ||
+	    (r = entry_set_hint(e, m->hint)))
+		goto fail;
+	if ((r = ttl_from_pb("x509_svid_ttl", m->x509_svid_ttl, &e->x509_svid_ttl, err, errlen)) ||
+	    (r = ttl_from_pb("jwt_svid_ttl", m->jwt_svid_ttl, &e->jwt_svid_ttl, err, errlen)))
+		goto fail;
+	if (m->created_at < 0) {
+		r = pb_fail(err, errlen, "created_at: %lld is negative", (long long)m->created_at);
+		goto fail;
+	}
+	e->created_at = m->created_at;
+	e->revision = m->revision;
+	if ((r = strs_copy("selectors", m->selectors, m->n_selectors, &e->selectors,
+			   &e->nselectors, err, errlen)) ||
+	    (r = strs_copy("dns_names", m->dns_names, m->n_dns_names, &e->dns_names,
+			   &e->ndns_names, err, errlen)) ||
+	    (r = strs_copy("federates_with", m->federates_with, m->n_federates_with,
+			   &e->federates_with, &e->nfederates_with, err, errlen)))
+		goto fail;
+	selector_set_normalize(e->selectors, &e->nselectors);
+	selector_set_normalize(e->federates_with, &e->nfederates_with);
+	r = strs_unique_stable(e->dns_names, &e->ndns_names);
+	if (r)
+		goto fail;
+	*ret = e;
+	return 0;
+fail:
+	if (r == -ENOMEM)
+		pb_fail(err, errlen, "out of memory");
+	entry_free(e);
+	return r;
+}
+
+void admin_entry_to_pb(const struct entry *e, Attestd__Admin__V1__Entry *m)
+{
+	attestd__admin__v1__entry__init(m);
+	/* protobuf-c takes char *; it only reads them when packing. */
+	m->id = (char *)e->id;
+	m->spiffe_id = e->spiffe_id ? e->spiffe_id : "";
+	m->parent_id = e->parent_id ? e->parent_id : "";
+	m->n_selectors = e->nselectors;
+	m->selectors = e->selectors;
+	m->x509_svid_ttl = e->x509_svid_ttl;
+	m->jwt_svid_ttl = e->jwt_svid_ttl;
+	m->n_dns_names = e->ndns_names;
+	m->dns_names = e->dns_names;
+	m->hint = e->hint ? e->hint : "";
+	m->n_federates_with = e->nfederates_with;
+	m->federates_with = e->federates_with;
+	m->revision = e->revision;
+	m->created_at = e->created_at;
+}
+
+/* ---- registration entries: the worker ---- */
+
+/* UpdateEntry's mask, one bit per replaceable field. */
+enum {
+	F_SPIFFE_ID = 1 << 0,
+	F_PARENT_ID = 1 << 1,
+	F_SELECTORS = 1 << 2,
+	F_X509_TTL = 1 << 3,
+	F_JWT_TTL = 1 << 4,
+	F_DNS_NAMES = 1 << 5,
+	F_HINT = 1 << 6,
+	F_FEDERATES_WITH = 1 << 7,
+	F_ALL = (1 << 8) - 1,
+};
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} mask_fields[] = {
+    {"spiffe_id", F_SPIFFE_ID},
+    {"parent_id", F_PARENT_ID},
+    {"selectors", F_SELECTORS},
+    {"x509_svid_ttl", F_X509_TTL},
+    {"jwt_svid_ttl", F_JWT_TTL},
+    {"dns_names", F_DNS_NAMES},
+    {"hint", F_HINT},
+    {"federates_with", F_FEDERATES_WITH},
+};
+
+/* A call's request, copied out of the message the handler gets (freed when it returns). */
+struct admin_job {
+	struct admin_job *next;
+	struct rpc_call *call;
+	void (*run)(struct admin_api *api, struct admin_job *j);
+	struct entry **v; /* create, create batch, update: the entries sent */
+	size_t n;
+	char *id; /* get, update, delete: as sent, maybe not an id at all */
+	unsigned mask;
+	uint64_t revision;
+	char **selectors; /* list: sorted, unique */
+	size_t nselectors;
+	char *spiffe_id; /* list: "" for any */
+};
+
+static void job_free(struct admin_job *j)
+{
+	if (!j)
+		return;
+	entries_free(j->v, j->n);
+	free(j->id);
+	strs_free(j->selectors, j->nselectors);
+	free(j->spiffe_id);
+	free(j);
+}
+
+/* -errno of the registry or the store -> status.  Store trouble is logged once, here. */
+static grpc_status_code status_of(int err, const char *what, const char *why)
+{
+	grpc_status_code code;
+
+	switch (err) {
+	case -EINVAL:
+		return GRPC_STATUS_INVALID_ARGUMENT;
+	case -EEXIST:
+		return GRPC_STATUS_ALREADY_EXISTS;
+	case -ENOENT:
+		return GRPC_STATUS_NOT_FOUND;
+	case -ESTALE:
+		return GRPC_STATUS_ABORTED;
+	case -EBUSY:
+	case -EAGAIN:
+	case -ENOSPC:
+	case -EROFS:
+		code = GRPC_STATUS_UNAVAILABLE;
+		break;
+	case -ENOMEM:
+		code = GRPC_STATUS_RESOURCE_EXHAUSTED;
+		break;
+	default:
+		code = GRPC_STATUS_INTERNAL;
+		break;
+	}
+	log_error("\"admin: %s failed\" error=\"%s\" reason=\"%s\"", what, strerror(-err), why);
+	return code;
+}
+
+static void finish_err(struct rpc_call *call, int err, const char *what, const char *why)
+{
+	grpc_status_code code = status_of(err, what, why);
+
+	rpc_call_finish(call, code, "%s", *why ? why : strerror(-err));
+}
+
+/* An id from a request, for a message: bounded, whatever was sent. */
+#define ID_FMT "'%.64s'"
+
+static bool id_check(struct rpc_call *call, const char *id)
+{
+	if (entry_id_valid(id))
+		return true;
+	rpc_call_finish(call, GRPC_STATUS_INVALID_ARGUMENT, "not an entry id: " ID_FMT, id);
+	return false;
+}
+
+static void run_create(struct admin_api *api, struct admin_job *j)
+{
+	Attestd__Admin__V1__Entry m;
+	struct entry *e = j->v[0], *old = NULL;
+	char err[512] = "";
+	int r;
+
+	/* The store says EEXIST for an id and a registration alike: tell them apart. */
+	if (e->id[0] && entry_id_valid(e->id) &&
+	    store_entry_get(registry_store(api->deps.registry), e->id, &old) == 0) {
+		entry_free(old);
+		rpc_call_finish(j->call, GRPC_STATUS_ALREADY_EXISTS, "an entry with id %s exists",
+				e->id);
+		return;
+	}
+	e->revision = 0;
+	r = registry_create(api->deps.registry, e, err, sizeof(err));
+	if (r) {
+		finish_err(j->call, r, "create entry", err);
+		return;
+	}
+	admin_entry_to_pb(e, &m);
+	rpc_call_reply(j->call, &m.base);
+}
+
+/* Replies with a repeated Entry message made of v. */
+static void reply_entries(struct rpc_call *call, struct entry *const *v, size_t n,
+			  size_t *resp_n, Attestd__Admin__V1__Entry ***resp_v,
+			  const ProtobufCMessage *resp)
+{
+	Attestd__Admin__V1__Entry *ms = NULL, **ptrs = NULL;
+
+	if (n) {
+		ms = calloc(n, sizeof(*ms));
+		ptrs = calloc(n, sizeof(*ptrs));
+		if (!ms || !ptrs) {
+			free(ms);
+			free(ptrs);
+			rpc_call_finish(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+			return;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		admin_entry_to_pb(v[i], &ms[i]);
+		ptrs[i] = &ms[i];
+	}
+	*resp_n = n;
+	*resp_v = ptrs;
+	rpc_call_reply(call, resp);
+	free(ptrs);
+	free(ms);
+}
+
+static void run_create_batch(struct admin_api *api, struct admin_job *j)
+{
+	Attestd__Admin__V1__CreateEntriesResponse resp =
+	    ATTESTD__ADMIN__V1__CREATE_ENTRIES_RESPONSE__INIT;
+	char err[512] = "";
+	size_t failed = 0;
+	int r;
+
+	for (size_t i = 0; i < j->n; i++)
+		j->v[i]->revision = 0;
+	r = registry_create_batch(api->deps.registry, j->v, j->n, &failed, err, sizeof(err));
+	if (r) {
+		finish_err(j->call, r, "create entries", err);
+		return;
+	}
+	reply_entries(j->call, j->v, j->n, &resp.n_entries, &resp.entries, &resp.base);
+}
+
+static void run_get(struct admin_api *api, struct admin_job *j)
+{
+	Attestd__Admin__V1__Entry m;
+	struct entry *e = NULL;
+	int r;
+
+	if (!id_check(j->call, j->id))
+		return;
+	r = store_entry_get(registry_store(api->deps.registry), j->id, &e);
+	if (r == -ENOENT) {
+		rpc_call_finish(j->call, GRPC_STATUS_NOT_FOUND, "no entry %s", j->id);
+		return;
+	}
+	if (r) {
+		finish_err(j->call, r, "get entry", "");
+		return;
+	}
+	admin_entry_to_pb(e, &m);
+	rpc_call_reply(j->call, &m.base);
+	entry_free(e);
+}
+
+#define SWAP(a, b)                                                                                 \
+	do {                                                                                       \
+		__typeof__(a) _t = (a);                                                            \
+		(a) = (b);                                                                         \
+		(b) = _t;                                                                          \
+	} while (0)
+
+/* Moves the masked fields of src into dst (src gets dst's old ones, for entry_free). */
+static void fields_move(struct entry *dst, struct entry *src, unsigned mask)
+{
+	if (mask & F_SPIFFE_ID)
+		SWAP(dst->spiffe_id, src->spiffe_id);
+	if (mask & F_PARENT_ID)
+		SWAP(dst->parent_id, src->parent_id);
+	if (mask & F_SELECTORS) {
+		SWAP(dst->selectors, src->selectors);
+		SWAP(dst->nselectors, src->nselectors);
+	}
+	if (mask & F_X509_TTL)
+		dst->x509_svid_ttl = src->x509_svid_ttl;
+	if (mask & F_JWT_TTL)
+		dst->jwt_svid_ttl = src->jwt_svid_ttl;
+	if (mask & F_DNS_NAMES) {
+		SWAP(dst->dns_names, src->dns_names);
+		SWAP(dst->ndns_names, src->ndns_names);
+	}
+	if (mask & F_HINT)
+		SWAP(dst->hint, src->hint);
+	if (mask & F_FEDERATES_WITH) {
+		SWAP(dst->federates_with, src->federates_with);
+		SWAP(dst->nfederates_with, src->nfederates_with);
+	}
+}
+
+/* A concurrent writer outside the admin API could change the entry between read and write. */
+#define UPDATE_ATTEMPTS 3
+
+static void run_update(struct admin_api *api, struct admin_job *j)
+{
+	struct store *st = registry_store(api->deps.registry);
+	Attestd__Admin__V1__Entry m;
+	struct entry *cur = NULL, *patch = NULL;
+	char err[512] = "";
+	int r = 0;
+
+	if (!id_check(j->call, j->id))
+		return;
+	for (int attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
+		entry_free(cur);
+		cur = NULL;
+		r = store_entry_get(st, j->id, &cur);
+		if (r)
+			break;
+		if (j->revision && cur->revision != j->revision) {
+			r = -ESTALE;
+			break;
+		}
+		r = entry_dup(j->v[0], &patch);
+		if (r)
+			break;
+		fields_move(cur, patch, j->mask);
+		entry_free(patch);
+		patch = NULL;
+		/* cur->revision is the one just read: the store refuses the write if it moved. */
+		err[0] = '\0';
+		r = registry_update(api->deps.registry, j->id, cur, err, sizeof(err));
+		if (r != -ESTALE || j->revision)
+			break;
+	}
+	if (r == -ENOENT) {
+		rpc_call_finish(j->call, GRPC_STATUS_NOT_FOUND, "no entry %s", j->id);
+	} else if (r == -ESTALE && j->revision) {
+		rpc_call_finish(j->call, GRPC_STATUS_ABORTED,
+				"entry %s is at revision %llu, not %llu", j->id,
+				cur ? (unsigned long long)cur->revision : 0ULL,
+				(unsigned long long)j->revision);
+	} else if (r == -ESTALE) {
+		rpc_call_finish(j->call, GRPC_STATUS_ABORTED,
+				"entry %s kept changing while it was updated; try again", j->id);
+	} else if (r) {
+		finish_err(j->call, r, "update entry", err);
+	} else {
+		admin_entry_to_pb(cur, &m);
+		rpc_call_reply(j->call, &m.base);
+	}
+	entry_free(cur);
+}
+
+static void run_delete(struct admin_api *api, struct admin_job *j)
+{
+	Attestd__Admin__V1__DeleteEntryResponse resp =
+	    ATTESTD__ADMIN__V1__DELETE_ENTRY_RESPONSE__INIT;
+	int r;
+
+	if (!id_check(j->call, j->id))
+		return;
+	r = registry_delete(api->deps.registry, j->id);
+	if (r == -ENOENT) {
+		rpc_call_finish(j->call, GRPC_STATUS_NOT_FOUND, "no entry %s", j->id);
+		return;
+	}
+	if (r) {
+		finish_err(j->call, r, "delete entry", "");
+		return;
+	}
+	rpc_call_reply(j->call, &resp.base);
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Both sorted: every filter selector is among the entry's (a merge). */
+static bool has_all(const struct entry *e, char *const *want, size_t nwant)
+{
+	size_t i = 0;
+
+	for (size_t k = 0; k < nwant; k++) {
+		int c = 1;
+
+		while (i < e->nselectors && (c = strcmp(e->selectors[i], want[k])) < 0)
+			i++;
+		if (c != 0)
+			return false;
+	}
+	return true;
+}
+
+static void run_list(struct admin_api *api, struct admin_job *j)
+{
+	Attestd__Admin__V1__ListEntriesResponse resp =
+	    ATTESTD__ADMIN__V1__LIST_ENTRIES_RESPONSE__INIT;
+	struct store_filter f = {
+	    .selector = j->nselectors ? j->selectors[0] : NULL,
+	    .spiffe_id = *j->spiffe_id ? j->spiffe_id : NULL,
+	};
+	struct entry **v = NULL;
+	size_t n = 0, kept = 0;
+	int r;
+
+	/* The store's index serves one selector; the others are checked here. */
+	r = store_entry_list(registry_store(api->deps.registry), &f, &v, &n);
+	if (r) {
+		finish_err(j->call, r, "list entries", "");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (j->nselectors > 1 && !has_all(v[i], j->selectors, j->nselectors)) {
+			entry_free(v[i]);
+			continue;
+		}
+		v[kept++] = v[i];
+	}
+	reply_entries(j->call, v, kept, &resp.n_entries, &resp.entries, &resp.base);
+	entries_free(v, kept);
+}
+
+static void *worker_main(void *arg)
+{
+	struct admin_api *api = arg;
+
+	pthread_mutex_lock(&api->lock);
+	for (;;) {
+		struct admin_job *j = api->head;
+
+		if (!j) {
+			if (api->quit)
+				break;
+			pthread_cond_wait(&api->cond, &api->lock);
+			continue;
+		}
+		api->head = j->next;
+		if (!api->head)
+			api->tail = &api->head;
+		pthread_mutex_unlock(&api->lock);
+		/* Gone while queued (client, deadline, server stop): do not write for nobody. */
+		if (rpc_call_cancelled(j->call))
+			rpc_call_finish(j->call, GRPC_STATUS_CANCELLED, "cancelled before it ran");
+		else
+			j->run(api, j);
+		job_free(j);
+		pthread_mutex_lock(&api->lock);
+	}
+	pthread_mutex_unlock(&api->lock);
+	return NULL;
+}
+
+/* Once every call is finished (rpc_server_stop), the queue is empty. */
+static void worker_stop(struct admin_api *api)
+{
+	if (!api->worker_started)
+		return;
+	pthread_mutex_lock(&api->lock);
+	api->quit = true;
+	pthread_cond_signal(&api->cond);
+	pthread_mutex_unlock(&api->lock);
+	pthread_join(api->worker, NULL);
+	api->worker_started = false;
+}
+
+/* A job for call, or NULL with the call finished. */
+static struct admin_job *job_new(struct admin_api *api, struct rpc_call *call,
+				 void (*run)(struct admin_api *, struct admin_job *))
+{
+	struct admin_job *j;
+
+	if (!api->deps.registry) {
+		rpc_call_finish(call, GRPC_STATUS_UNAVAILABLE, "no registration store");
+		return NULL;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		rpc_call_finish(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+		return NULL;
+	}
+	j->call = call;
+	j->run = run;
+	return j;
+}
+
+static void job_queue(struct admin_api *api, struct admin_job *j)
+{
+	pthread_mutex_lock(&api->lock);
+	*api->tail = j;
+	api->tail = &j->next;
+	pthread_cond_signal(&api->cond);
+	pthread_mutex_unlock(&api->lock);
+}
+
+/* Ends the call for a job that could not be made: r from a copy, err its reason. */
+static void job_refuse(struct admin_job *j, int r, const char *err)
+{
+	rpc_call_finish(j->call,
+			r == -ENOMEM ? GRPC_STATUS_RESOURCE_EXHAUSTED
+				     : GRPC_STATUS_INVALID_ARGUMENT,
+			"%s", err);
+	job_free(j);
+}
+
+static int job_take_entries(struct admin_job *j, Attestd__Admin__V1__Entry *const *ms, size_t n,
+			    bool batch, char *err, size_t errlen)
+{
+	char why[256];
+	int r;
+
+	j->v = calloc(n ? n : 1, sizeof(*j->v));
+	if (!j->v) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		r = admin_entry_from_pb(ms[i], &j->v[i], why, sizeof(why));
+		if (r) {
+			if (batch)
+				snprintf(err, errlen, "entry %zu: %s", i, why);
+			else
+				snprintf(err, errlen, "%s", why);
+			return r;
+		}
+		j->n = i + 1;
+	}
+	return 0;
+}
+
+static int copy_str(const char *s, char **ret)
+{
+	*ret = strdup(s ? s : "");
+	return *ret ? 0 : -ENOMEM;
+}
+
+static void do_create_entry(struct rpc_call *call, const ProtobufCMessage *msg, void *arg)
+{
+	const Attestd__Admin__V1__CreateEntryRequest *req = (const void *)msg;
+	struct admin_api *api = arg;
+	struct admin_job *j = job_new(api, call, run_create);
+	char err[320];
+	int r;
+
+	if (!j)
+		return;
+	r = job_take_entries(j, &req->entry, 1, false, err, sizeof(err));
+	if (r) {
+		job_refuse(j, r, err);
+		return;
+	}
+	job_queue(api, j);
+}
+
+static void do_create_entries(struct rpc_call *call, const ProtobufCMessage *msg, void *arg)
+{
+	const Attestd__Admin__V1__CreateEntriesRequest *req = (const void *)msg;
+	struct admin_api *api = arg;
+	struct admin_job *j = job_new(api, call, run_create_batch);
+	char err[320];
+	int r;
+
+	if (!j)
+		return;
+	r = job_take_entries(j, req->entries, req->n_entries, true, err, sizeof(err));
+	if (r) {
+		job_refuse(j, r, err);
+		return;
+	}
+	job_queue(api, j);
+}
+
+static void do_get_entry(struct rpc_call *call, const ProtobufCMessage *msg, void *arg)
+{
+	const Attestd__Admin__V1__GetEntryRequest *req = (const void *)msg;
+	struct admin_api *api = arg;
+	struct admin_job *j = job_new(api, call, run_get);
+
+	if (!j)
+		return;
+	if (copy_str(req->id, &j->id)) {
+		job_refuse(j, -ENOMEM, "out of memory");
+		return;
+	}
+	job_queue(api, j);
+}
+
+static void do_update_entry(struct rpc_call *call, const ProtobufCMessage *msg, void *arg)
+{
+	const Attestd__Admin__V1__UpdateEntryRequest *req = (const void *)msg;
+	Attestd__Admin__V1__Entry empty = ATTESTD__ADMIN__V1__ENTRY__INIT, *empty_p = &empty;
+	struct admin_api *api = arg;
+	struct admin_job *j = job_new(api, call, run_update);
+	char err[320];
+	int r;
+
+	if (!j)
+		return;
+	if (copy_str(req->id, &j->id)) {
+		job_refuse(j, -ENOMEM, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < req->n_mask; i++) {
+		const char *name = req->mask[i] ? req->mask[i] : "";
+		size_t k;
+
+		for (k = 0; k < ARRAY_SIZE(mask_fields); k++)
+			if (strcmp(name, mask_fields[k].name) == 0)
+				break;
+		if (k == ARRAY_SIZE(mask_fields)) {
+			snprintf(err, sizeof(err), "mask: no field '%.64s' to update", name);
+			job_refuse(j, -EINVAL, err);
+			return;
+		}
+		j->mask |= mask_fields[k].bit;
+	}
+	if (!j->mask)
+		j->mask = F_ALL;
+	j->revision = req->revision;
+	/* Only the masked fields are read: an absent message is an empty one. */
+	r = job_take_entries(j, req->entry ? &req->entry : &empty_p, 1, false, err, sizeof(err));
+	if (r) {
+		job_refuse(j, r, err);
+		return;
+	}
+	job_queue(api, j);
+}
+
+static void do_delete_entry(struct rpc_call *call, const ProtobufCMessage *msg, void *arg)
+{
+	const Attestd__Admin__V1__DeleteEntryRequest *req = (const void *)msg;
+	struct admin_api *api = arg;
+	struct admin_job *j = job_new(api, call, run_delete);
+
+	if (!j)
+		return;
+	if (copy_str(req->id, &j->id)) {
+		job_refuse(j, -ENOMEM, "out of memory");
+		return;
+	}
+	job_queue(api, j);
+}
+
+static void do_list_entries(struct rpc_call *call, const ProtobufCMessage *msg, void *arg)
+{
+	const Attestd__Admin__V1__ListEntriesRequest *req = (const void *)msg;
+	struct admin_api *api = arg;
+	struct admin_job *j = job_new(api, call, run_list);
+	char err[320];
+	int r;
+
+	if (!j)
+		return;
+	r = strs_copy("selectors", req->selectors, req->n_selectors, &j->selectors,
+		      &j->nselectors, err, sizeof(err));
+	if (!r)
+		r = copy_str(req->spiffe_id, &j->spiffe_id);
+	if (r) {
+		job_refuse(j, r, r == -ENOMEM ? "out of memory" : err);
+		return;
+	}
+	if (j->nselectors > 1)
+		qsort(j->selectors, j->nselectors, sizeof(*j->selectors), cmp_strp);
+	job_queue(api, j);
+}
+
 /* Adding an RPC: a handler above and a row here. */
 static const struct rpc_method admin_methods[] = {
     {ADMIN_METHOD_ATTEST, &attestd__admin__v1__attest_request__descriptor, RPC_UNARY, do_attest},
     {ADMIN_METHOD_LIST_PROCESSES, &attestd__admin__v1__list_processes_request__descriptor,
      RPC_UNARY, do_list_processes},
+    {ADMIN_METHOD_CREATE_ENTRY, &attestd__admin__v1__create_entry_request__descriptor, RPC_UNARY,
+     do_create_entry},
+    {ADMIN_METHOD_CREATE_ENTRIES, &attestd__admin__v1__create_entries_request__descriptor,
+     RPC_UNARY, do_create_entries},
+    {ADMIN_METHOD_GET_ENTRY, &attestd__admin__v1__get_entry_request__descriptor, RPC_UNARY,
+     do_get_entry},
+    {ADMIN_METHOD_UPDATE_ENTRY, &attestd__admin__v1__update_entry_request__descriptor, RPC_UNARY,
+     do_update_entry},
+    {ADMIN_METHOD_DELETE_ENTRY, &attestd__admin__v1__delete_entry_request__descriptor, RPC_UNARY,
+     do_delete_entry},
+    {ADMIN_METHOD_LIST_ENTRIES, &attestd__admin__v1__list_entries_request__descriptor, RPC_UNARY,
+     do_list_entries},
 };
 
 int admin_api_start(const char *socket_path, const struct admin_deps *deps, struct admin_api **ret)
@@ -147,6 +965,7 @@ int admin_api_start(const char *socket_path, const struct admin_deps *deps, stru
 	struct rpc_server_opts opts = {
 	    .socket_path = socket_path,
 	    .mode = 0600,
+	    .max_request_bytes = ADMIN_MAX_REQUEST_BYTES,
 	    .check = admin_check,
 	};
 	struct admin_api *api;
@@ -158,20 +977,37 @@ int admin_api_start(const char *socket_path, const struct admin_deps *deps, stru
 	if (!api)
 		return -ENOMEM;
 	api->deps = *deps;
+	pthread_mutex_init(&api->lock, NULL);
+	pthread_cond_init(&api->cond, NULL);
+	api->tail = &api->head;
+	if (api->deps.registry) {
+		r = -pthread_create(&api->worker, NULL, worker_main, api);
+		if (r)
+			goto fail;
+		api->worker_started = true;
+	}
 	opts.arg = api;
 	r = rpc_server_start(&opts, admin_methods, ARRAY_SIZE(admin_methods), &api->srv);
-	if (r) {
-		free(api);
-		return r;
-	}
+	if (r)
+		goto fail;
 	*ret = api;
 	return 0;
+fail:
+	worker_stop(api);
+	pthread_cond_destroy(&api->cond);
+	pthread_mutex_destroy(&api->lock);
+	free(api);
+	return r;
 }
 
 void admin_api_stop(struct admin_api *api)
 {
 	if (!api)
 		return;
+	/* Cancels every call and waits until each is finished: the worker finishes queued ones. */
 	rpc_server_stop(api->srv);
+	worker_stop(api);
+	pthread_cond_destroy(&api->cond);
+	pthread_mutex_destroy(&api->lock);
 	free(api);
 }

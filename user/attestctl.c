@@ -18,6 +18,7 @@
 #include "admin_api.h"
 #include "cleanup.h"
 #include "ctl.h"
+#include "ctl_entry.h"
 #include "rpc_client.h"
 
 #define EXIT_OK 0
@@ -44,6 +45,7 @@ struct command {
 static int do_attest(struct ctl *ctl, int argc, char **argv);
 static int do_ps(struct ctl *ctl, int argc, char **argv);
 static int do_workload(struct ctl *ctl, int argc, char **argv);
+static int do_entry(struct ctl *ctl, int argc, char **argv);
 
 /* A new command: a do_<verb> function and a row here. */
 static const struct command commands[] = {
@@ -58,6 +60,14 @@ static const struct command commands[] = {
      "validate a JWT-SVID, over the Workload API"},
     {"bundle", "show", do_workload, "[--format pem|jwks]",
      "the trust bundles the Workload API serves this process"},
+    {"entry", "create", do_entry, "--spiffe-id ID --selector S ... | --data FILE",
+     "create a registration entry, or all of FILE's in one transaction"},
+    {"entry", "list", do_entry, "[--selector S ...] [--spiffe-id ID]",
+     "registration entries: SPIFFE ID, selectors, TTLs, id"},
+    {"entry", "show", do_entry, "ID", "one registration entry"},
+    {"entry", "update", do_entry, "ID [same flags as create]",
+     "replace the given fields of an entry"},
+    {"entry", "delete", do_entry, "ID", "delete a registration entry"},
 };
 
 enum {
@@ -141,7 +151,7 @@ static void top_help(void)
 		char name[64];
 
 		cmd_name(&commands[i], name, sizeof(name));
-		printf("  %-12s %s\n", name, commands[i].help);
+		printf("  %-14s %s\n", name, commands[i].help);
 	}
 	printf("\n'attestctl COMMAND --help' shows a command's options.\n");
 }
@@ -438,6 +448,15 @@ static int do_ps(struct ctl *ctl, int argc, char **argv)
 	}
 	protobuf_c_message_free_unpacked(&resp->base, NULL);
 	return r;
+}
+
+/* ---- entry: user/ctl_entry.c, which parses its own options ---- */
+
+static int do_entry(struct ctl *ctl, int argc, char **argv)
+{
+	struct ctl_env env = {.admin_socket = ctl->admin_socket, .json = ctl->json};
+
+	return ctl_entry_run(ctl->cmd->sub, &env, argc, argv);
 }
 
 /* ---- fetch, validate, bundle: user/ctl_fetch.c, over the Workload API ---- */

@@ -382,7 +382,7 @@ TEST(rpc_garbage_request_invalid_argument)
 
 TEST(rpc_oversized_request_refused)
 {
-	size_t n = RPC_DEFAULT_MAX_REQUEST + 1024;
+	size_t n = ADMIN_MAX_REQUEST_BYTES + 1024;
 	struct admin_fixture f;
 	struct rpc_client *c;
 	struct rpc_status st;
