@@ -12,6 +12,8 @@ static const struct {
 	const struct store_ops *ops;
 } backends[] = {
 	{ "sqlite://", &store_sqlite_ops },
+	{ "postgresql://", &store_pg_ops },
+	{ "postgres://", &store_pg_ops },
 };
 
 int store_open(const char *url, struct store **ret)
@@ -82,4 +84,33 @@ int store_entry_list(struct store *s, const struct store_filter *filter, struct 
 int store_integrity_check(struct store *s, char *err, size_t errlen)
 {
 	return s->ops->integrity_check(s, err, errlen);
+}
+
+int store_watch(struct store *s, store_change_fn fn, void *ctx)
+{
+	if (!fn)
+		return -EINVAL;
+	if (!s->ops->watch)
+		return -EOPNOTSUPP;
+	return s->ops->watch(s, fn, ctx);
+}
+
+void store_unwatch(struct store *s)
+{
+	if (s && s->ops->unwatch)
+		s->ops->unwatch(s);
+}
+
+bool store_can_watch(struct store *s)
+{
+	return s->ops->watch != NULL;
+}
+
+int store_health(struct store *s, struct store_health *ret)
+{
+	if (!s->ops->health) {
+		*ret = (struct store_health){ .up = true };
+		return 0;
+	}
+	return s->ops->health(s, ret);
 }

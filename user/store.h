@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The registration store: durable CRUD for registration entries behind a
- * backend-neutral interface.  store_open() picks the backend from the URL;
- * today that is SQLite (store_sqlite.c), embedded, one file.  A backend is
+ * backend-neutral interface.  store_open() picks the backend from the URL:
+ * SQLite (store_sqlite.c), embedded, one file, the default; or PostgreSQL
+ * (store_pg.c), one database that a fleet of nodes shares.  A backend is
  * a file that fills a struct store_ops and a row in store.c's table.
  *
  * Contract for every backend:
@@ -17,13 +18,18 @@
  *
  * Errors are 0 or -errno: -ENOENT no such entry, -EEXIST duplicate id or
  * registration, -ESTALE revision mismatch (see store_entry_update), -EBUSY
- * the database stayed locked, -ENOSPC, -EROFS, -EUCLEAN corruption, -EIO
- * anything else (the backend logs the detail once).
+ * the database stayed locked, -ENOSPC, -EROFS, -EUCLEAN corruption,
+ * -ENOTCONN the database server cannot be reached (a networked backend; the
+ * call may be retried later; a write whose COMMIT was cut off may or may
+ * not have happened), -EIO anything else (the backend logs the detail once).
  */
 #ifndef ATTESTD_STORE_H
 #define ATTESTD_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 #include "entry.h"
 
 struct store;
@@ -38,9 +44,11 @@ struct store_filter {
  * Opens (creating if need be) the store at url: "sqlite://" followed by a
  * file path ("sqlite:///var/lib/attestd/store.db"), or a plain path.  A new database file is created mode
  * 0600 (an existing one is tightened to 0600) and migrated to the current
- * schema in one transaction.  -EPROTONOSUPPORT for a scheme with no
- * backend built in (e.g. postgresql:// today), -EINVAL for a malformed
- * URL, -ENOTSUP for a database written by a newer attestd.
+ * schema in one transaction.  "postgresql://" (or "postgres://") is a libpq
+ * connection URI; the database must be reachable at open (-ENOTCONN), and
+ * is migrated the same way.  -EPROTONOSUPPORT for a scheme with no
+ * backend built in, -EINVAL for a malformed URL, -ENOTSUP for a database
+ * written by a newer attestd.
  */
 int store_open(const char *url, struct store **ret);
 void store_close(struct store *s);
@@ -96,6 +104,35 @@ int store_entry_list(struct store *s, const struct store_filter *filter, struct 
  */
 int store_integrity_check(struct store *s, char *err, size_t errlen);
 
+/*
+ * Change notification, for a store that other writers share (PostgreSQL):
+ * fn runs on a thread of the store's own with the id of an entry that some
+ * writer (this process too) created, updated or deleted, or with NULL when
+ * anything may have changed: first once the watch is set up (so a caller
+ * that loaded the entries before store_watch() misses nothing), again after
+ * every reconnect, and for a burst too big to follow entry by entry.  fn
+ * returns 0, or -errno to have a resync (a NULL call) repeated later.
+ * -EOPNOTSUPP for a store that only this process writes (SQLite: its
+ * writes are all seen in-process); -EBUSY if a watch is already set.
+ */
+typedef int (*store_change_fn)(void *ctx, const char *id);
+int store_watch(struct store *s, store_change_fn fn, void *ctx);
+/* Ends the watch: no fn runs after this returns.  Never call it from fn. */
+void store_unwatch(struct store *s);
+/* Whether store_watch() is supported. */
+bool store_can_watch(struct store *s);
+
+/* The store's connection to its database, for logs, health checks and metrics. */
+struct store_health {
+	bool up; /* the last contact with the database succeeded */
+	time_t since; /* when up last changed (0: never) */
+	uint64_t outages; /* times it went from up to down */
+	uint64_t reconnects; /* connections made again after an outage */
+	char error[192]; /* the last connection error, "" if none */
+};
+/* Fills ret; a store without a server (SQLite) is always up.  0 or -errno. */
+int store_health(struct store *s, struct store_health *ret);
+
 /* ---- for backends ---- */
 
 struct store_ops {
@@ -110,6 +147,10 @@ struct store_ops {
 	int (*list)(struct store *s, const struct store_filter *filter, struct entry ***ret,
 		    size_t *ret_n);
 	int (*integrity_check)(struct store *s, char *err, size_t errlen);
+	/* optional: NULL for a store with no other writers and no server */
+	int (*watch)(struct store *s, store_change_fn fn, void *ctx);
+	void (*unwatch)(struct store *s);
+	int (*health)(struct store *s, struct store_health *ret);
 };
 
 /* A backend's store struct begins with this. */
@@ -118,5 +159,6 @@ struct store {
 };
 
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pg_ops;
 
 #endif

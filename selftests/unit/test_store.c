@@ -145,7 +145,7 @@ TEST(store_open_urls_and_modes)
 	ASSERT_OK(store_open("sqlite://store.db", &s));
 	ASSERT_EQ(count_all(s), 1);
 	store_close(TAKE_PTR(s));
-	ASSERT_ERR(store_open("postgresql://db.example.org/attestd", &s), -EPROTONOSUPPORT);
+	ASSERT_ERR(store_open("mysql://db.example.org/attestd", &s), -EPROTONOSUPPORT);
 	ASSERT_ERR(store_open("", &s), -EINVAL);
 	ASSERT_ERR(store_open(NULL, &s), -EINVAL);
 	snprintf(url, sizeof(url), "sqlite://%s/missing-dir/store.db", t.dir);
