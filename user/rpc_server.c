@@ -151,8 +151,8 @@ struct rpc_server {
 	size_t nconns;
 	size_t nlive, nrefused; /* records in conns, by rpc_conn.refused */
 	struct timespec last_sweep;
-	time_t limit_logged;
-	unsigned limit_suppressed;
+	time_t limit_logged, oversize_logged;
+	unsigned limit_suppressed, oversize_suppressed;
 	unsigned live_calls;
 	unsigned pending_slots;
 	bool stopping;
@@ -576,6 +576,31 @@ static int payload_read(grpc_byte_buffer *bb, size_t max, grpc_slice *ret)
 	return 0;
 }
 
+/* A request over max_request_bytes: one log line per 5 s, the rest counted. */
+static void log_oversized(struct rpc_server *srv, struct rpc_call *c, size_t len)
+{
+	time_t now = time(NULL);
+	unsigned suppressed = 0;
+	bool log;
+
+	pthread_mutex_lock(&srv->lock);
+	log = now >= srv->oversize_logged + 5;
+	if (log) {
+		suppressed = srv->oversize_suppressed;
+		srv->oversize_logged = now;
+		srv->oversize_suppressed = 0;
+	} else {
+		srv->oversize_suppressed++;
+	}
+	pthread_mutex_unlock(&srv->lock);
+	if (log)
+		log_warn("\"rpc: request over the size limit; answered RESOURCE_EXHAUSTED\" "
+			 "socket=%s method=%s pid=%d uid=%u bytes=%zu max_request_bytes=%zu "
+			 "suppressed=%u",
+			 srv->path, c->method ? c->method->path : "?", (int)c->peer.pid,
+			 (unsigned)c->peer.uid, len, srv->opts.max_request_bytes, suppressed);
+}
+
 static void call_dispatch(struct rpc_server *srv, const struct rpc_method *m, grpc_call *gcall,
 			  grpc_metadata_array *md, grpc_byte_buffer *payload)
 {
@@ -623,6 +648,8 @@ static void call_dispatch(struct rpc_server *srv, const struct rpc_method *m, gr
 		goto out;
 	}
 	r = payload_read(payload, srv->opts.max_request_bytes, &data);
+	if (r == -EMSGSIZE)
+		log_oversized(srv, c, grpc_byte_buffer_length(payload));
 	if (r) {
 		rpc_call_finish(c,
 				r == -EMSGSIZE ? GRPC_STATUS_RESOURCE_EXHAUSTED
@@ -941,11 +968,18 @@ int rpc_server_start(const struct rpc_server_opts *opts, const struct rpc_method
 	}
 
 	grpc_init();
-	/* Applies to channels from fds too: gRPC refuses bigger messages with RESOURCE_EXHAUSTED.
+	/*
+	 * Applies to channels from fds too: gRPC refuses bigger messages with
+	 * RESOURCE_EXHAUSTED.  Its ceiling is twice ours, so that a request a
+	 * little over the limit reaches payload_read(), which refuses it the
+	 * same way and logs it (a client that needs a bigger limit is told in
+	 * the log); a huge one never gets buffered.
 	 */
 	arg = (grpc_arg){.type = GRPC_ARG_INTEGER,
 			 .key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
-			 .value.integer = (int)srv->opts.max_request_bytes};
+			 .value.integer = srv->opts.max_request_bytes > INT32_MAX / 2
+					      ? INT32_MAX
+					      : (int)(2 * srv->opts.max_request_bytes)};
 	args = (grpc_channel_args){.num_args = 1, .args = &arg};
 	srv->server = grpc_server_create(&args, NULL);
 	srv->cq = grpc_completion_queue_create_for_next(NULL);

@@ -794,3 +794,74 @@ TEST(workload_federation_and_hints)
 	}
 	wl_teardown(&f);
 }
+
+/* ---- numbers ---- */
+
+static int cmp_long(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static long now_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000L + t.tv_nsec / 1000;
+}
+
+/*
+ * Connect-to-first-X509SVIDResponse with attestd's C client (a new
+ * connection each time, the cache warm), and FetchJWTSVID calls per
+ * second on one connection: printed, and only checked to succeed.
+ */
+TEST(workload_numbers_first_svid_and_jwt_rate)
+{
+	enum { N = 300 };
+	static const char *const aud[] = { "bench" };
+	static long lat[N];
+	JWTSVIDRequest jreq = JWTSVIDREQUEST__INIT;
+	struct svid_cache_stats cs;
+	X509SVIDResponse *x = NULL;
+	struct wl_fixture f;
+	struct rpc_client *c;
+	struct rpc_status st;
+	long t0, calls = 0;
+
+	ASSERT_OK(wl_setup(&f, true));
+	ASSERT_OK(wl_add_entry(&f, SID_A, "unix:uid:4242", NULL, NULL, NULL));
+	ASSERT_OK(wl_add_process(&f, getpid(), UID_A));
+	ASSERT_OK(wl_start(&f));
+	ASSERT_OK(wl_fetch_x509(&f, &x, &st)); /* warm: the cache thread has minted */
+	ASSERT_EQ(st.code, GRPC_STATUS_OK);
+	protobuf_c_message_free_unpacked(&x->base, NULL);
+	for (int i = 0; i < N; i++) {
+		t0 = now_us();
+		ASSERT_OK(wl_fetch_x509(&f, &x, &st));
+		lat[i] = now_us() - t0;
+		ASSERT_EQ(st.code, GRPC_STATUS_OK);
+		protobuf_c_message_free_unpacked(&x->base, NULL);
+	}
+	qsort(lat, N, sizeof(lat[0]), cmp_long);
+	test_diag("connect-to-first-X509SVIDResponse (C client, new connection each): p50 %ld us, "
+		  "p99 %ld us, max %ld us over %d",
+		  lat[N / 2], lat[N * 99 / 100], lat[N - 1], N);
+	svid_cache_stats(f.cache, &cs);
+	test_diag("SVID cache: %llu mints, %llu on the request path", (unsigned long long)cs.mints,
+		  (unsigned long long)cs.misses);
+	jreq.audience = (char **)aud;
+	jreq.n_audience = 1;
+	ASSERT_OK(wl_client(&f, true, &c));
+	t0 = now_us();
+	while (now_us() - t0 < 1000000) {
+		ASSERT_OK(rpc_client_call(c, WORKLOAD_METHOD_FETCH_JWT_SVID, &jreq.base, NULL, NULL,
+					  &st));
+		ASSERT_EQ(st.code, GRPC_STATUS_OK);
+		calls++;
+	}
+	rpc_client_free(c);
+	test_diag("FetchJWTSVID: %ld calls/s on one connection (C client, sequential)", calls);
+	wl_teardown(&f);
+}

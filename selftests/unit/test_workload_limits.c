@@ -130,17 +130,22 @@ TEST(workload_limit_request_bytes)
 	struct wl_fixture f;
 	struct rpc_client *c;
 	struct rpc_status st;
-	char *big = malloc(8192);
+	char *big = malloc(16384);
 
 	ASSERT_NOT_NULL(big);
-	memset(big, 'a', 8191);
-	big[8191] = '\0';
+	memset(big, 'a', 16383);
+	big[16383] = '\0';
 	ASSERT_OK(setup(&f));
 	f.wopts.max_request_bytes = 4096;
 	ASSERT_OK(wl_start(&f));
 	req.audience = "x";
 	req.svid = big;
 	ASSERT_OK(wl_client(&f, true, &c));
+	/* far over: gRPC's own ceiling refuses it before it is buffered */
+	ASSERT_OK(rpc_client_call(c, WORKLOAD_METHOD_VALIDATE_JWT_SVID, &req.base, NULL, NULL, &st));
+	ASSERT_EQ(st.code, GRPC_STATUS_RESOURCE_EXHAUSTED);
+	/* a little over: refused (and logged) by rpc_server */
+	big[6000] = '\0';
 	ASSERT_OK(rpc_client_call(c, WORKLOAD_METHOD_VALIDATE_JWT_SVID, &req.base, NULL, NULL, &st));
 	ASSERT_EQ(st.code, GRPC_STATUS_RESOURCE_EXHAUSTED);
 	/* the same connection still serves a call that fits */
