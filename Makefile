@@ -78,14 +78,16 @@ run: deps all
 test: all $(UNIT_BIN) $(KERN_BIN) $(HELPERS)
 	$(Q)BUILD=$(BUILD) SANITIZE=$(SANITIZE) selftests/run.sh $(TESTS)
 
-bench: all $(HELPERS)
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+
+bench: all $(HELPERS) $(BENCH_BINS)
 	$(Q)BUILD=$(BUILD) scripts/bench/run.sh
 
 vmtest: $(KERN_BIN) $(HELPERS)
 	$(Q)BUILD=$(BUILD) scripts/vmtest.sh $(if $(KERNEL),--kernel $(KERNEL)) $(if $(FILTER),-- $(FILTER))
 
 format:
-	$(Q)clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h selftests/*.[ch] selftests/*/*.c
+	$(Q)clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h selftests/*.[ch] selftests/*/*.c bench/*.c
 
 clean:
 	$(call msg,CLEAN,build)
@@ -140,6 +142,12 @@ $(UNIT_BIN): $(UNIT_SRCS:%.c=$(BUILD)/%.o) $(HARNESS) $(LIB)
 $(KERN_BIN): $(KERN_SRCS:%.c=$(BUILD)/%.o) $(HARNESS) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# Benchmark programs that link the project's library.
+$(BUILD)/bench/%: bench/%.c $(LIB) | $(SKELS) $(PB_HDRS)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 # Small programs the tests run as workloads; static where they go into a VM.
 $(BUILD)/selftests/%: selftests/helpers/%.c

@@ -15,6 +15,8 @@ pkgs=(
 	libclang-rt-14-dev procps util-linux
 	# tests: the PostgreSQL store (a private cluster), manifest parsing
 	postgresql python3-yaml
+	# benchmarks
+	jq gnuplot-nox
 )
 
 missing=()
