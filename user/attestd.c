@@ -167,6 +167,11 @@ static int identity_start(struct daemon *d, const struct proctable_hooks *hooks,
 	struct proctable_hooks h = *hooks;
 	int r;
 
+	/* Fleet: one upstream CA signs every node's CA, so all nodes share one bundle. */
+	if (d->cfg.upstream_ca_cert[0]) {
+		copts.upstream_cert = d->cfg.upstream_ca_cert;
+		copts.upstream_key = d->cfg.upstream_ca_key;
+	}
 	r = ca_open(&copts, &d->ca);
 	if (r < 0) {
 		snprintf(why, len, "cannot open the CA in %s: %s", d->cfg.data_dir, strerror(-r));
@@ -285,7 +290,8 @@ static int start(struct daemon *d, char *why, size_t len)
 	struct tracker_opts topts = { d->cfg.ringbuf_bytes, d->cfg.max_procs };
 	struct tracker_ops tops = { .ctx = d, .on_state = on_state, .on_exit = on_exit_event };
 	struct proctable_hooks hooks = { .ctx = d, .digest = digest_hook, .match = match_hook };
-	struct registry_opts ropts = { d->cfg.store_url, d->cfg.trust_domain, NULL };
+	struct registry_opts ropts = { d->cfg.store_url, d->cfg.trust_domain, NULL,
+				       d->cfg.node_name };
 	struct admin_deps deps = { 0 };
 	struct probe_result pr;
 	int r;
@@ -344,6 +350,15 @@ static int start(struct daemon *d, char *why, size_t len)
 			 strerror(-r));
 		return r;
 	}
+	/* Fleet: other nodes' entry changes, from here on (everything is wired to take them). */
+	r = registry_watch(d->registry);
+	if (r < 0) {
+		snprintf(why, len, "cannot follow changes in store %s: %s", d->cfg.store_url,
+			 strerror(-r));
+		return r;
+	}
+	if (registry_node_id(d->registry))
+		log_info("\"node identity\" node_id=%s", registry_node_id(d->registry));
 	log_info("\"attestd started\" trust_domain=%s node=%s admin_socket=%s cgroup2=%s "
 		 "cgroup_v1=%s processes=%zu entries=%zu",
 		 d->cfg.trust_domain, d->cfg.node_name, d->cfg.admin_socket, pr.cgroup2,
@@ -356,6 +371,8 @@ static void stop(struct daemon *d)
 {
 	struct proctable_hooks hooks = { .ctx = d, .digest = digest_hook, .match = match_hook };
 
+	/* The store's watcher reaches the table and the SVID cache: it stops first. */
+	registry_unwatch(d->registry);
 	admin_api_stop(d->admin);
 	identity_stop(d, &hooks);
 	tracker_close(d->tracker);

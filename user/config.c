@@ -36,8 +36,12 @@ static const struct opt opts[] = {
 	STR(log_level, "log-level", "info", "error, warn, info or debug"),
 	STR(log_format, "log-format", "text", "text (key=value) or json"),
 	STR(metrics_addr, "metrics-addr", "", "HOST:PORT for /metrics, /live, /ready (off)"),
-	STR(store_url, "store", "", "sqlite:///path (default <data-dir>/store.db)"),
+	STR(store_url, "store", "",
+	    "sqlite:///path (default <data-dir>/store.db) or postgresql://... for a fleet"),
 	STR(node_name, "node-name", "", "this node's name (default: hostname)"),
+	STR(upstream_ca_cert, "upstream-ca-cert", "",
+	    "PEM file: the upstream CA that signs this node's CA (fleet root of trust)"),
+	STR(upstream_ca_key, "upstream-ca-key", "", "PEM file: the upstream CA's private key"),
 	U32(ringbuf_bytes, "ringbuf-size", "4194304", "BPF ring buffer bytes, a power of two"),
 	U32(max_procs, "max-procs", "65536", "processes the kernel map holds"),
 	U32(resync_interval, "resync-interval", "1", "seconds between event-loss checks"),
@@ -169,6 +173,18 @@ static int finish(struct config *cfg, char *err, size_t errlen)
 	}
 	if (!cfg->node_name[0] && gethostname(cfg->node_name, sizeof(cfg->node_name) - 1) < 0)
 		snprintf(cfg->node_name, sizeof(cfg->node_name), "localhost");
+	/* The name is a path segment of the node's SPIFFE ID, spiffe://TD/attestd/node/NAME. */
+	if (!strcmp(cfg->node_name, ".") || !strcmp(cfg->node_name, "..") ||
+	    strspn(cfg->node_name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				   "0123456789._-") != strlen(cfg->node_name)) {
+		snprintf(err, errlen, "--node-name: '%s' is not a SPIFFE ID path segment "
+				      "(letters, digits, '.', '_', '-')", cfg->node_name);
+		return -EINVAL;
+	}
+	if (!cfg->upstream_ca_cert[0] != !cfg->upstream_ca_key[0]) {
+		snprintf(err, errlen, "--upstream-ca-cert and --upstream-ca-key go together");
+		return -EINVAL;
+	}
 	return 0;
 }
 

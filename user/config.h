@@ -27,6 +27,8 @@ struct config {
 	char metrics_addr[CONFIG_STR];
 	char store_url[PATH_MAX];
 	char node_name[CONFIG_STR];
+	char upstream_ca_cert[PATH_MAX]; /* "": self-signed CA */
+	char upstream_ca_key[PATH_MAX];
 	uint32_t ringbuf_bytes;
 	uint32_t max_procs;
 	uint32_t resync_interval; /* seconds between loss checks */

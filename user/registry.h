@@ -5,10 +5,20 @@
  * in-memory matcher, then every tracked process is re-evaluated so the
  * identities it holds follow the entries at once.  Listeners (the SVID
  * cache) hear which entry changed.
+ *
+ * Fleet mode: with a node name, this node's ID is
+ * spiffe://<trust domain>/attestd/node/<name>, and an entry whose parent_id
+ * is some node's ID applies only on that node: it is stored from any node
+ * but matched only there.  Every other entry (an empty parent_id, or one
+ * that names no node) applies everywhere.  With a store that other nodes
+ * write too (PostgreSQL), registry_watch() follows their changes into the
+ * matcher, and a full resync after every reconnect catches up on what was
+ * missed; while the database is away, the entries loaded stay in force.
  */
 #ifndef ATTESTD_REGISTRY_H
 #define ATTESTD_REGISTRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "entry.h"
 #include "matcher.h"
@@ -22,6 +32,7 @@ struct registry_opts {
 	const char *store_url;
 	const char *trust_domain;
 	const struct entry_limits *limits; /* NULL: entry_limits_default */
+	const char *node_name; /* NULL or "": no node scoping, every entry applies */
 };
 
 enum registry_change {
@@ -30,7 +41,12 @@ enum registry_change {
 	REGISTRY_DELETED,
 };
 
-/* Called after a write is durable and matched; e is the new entry (the old one on delete). */
+/*
+ * Called after a write is durable and matched; e is the new entry (the old one on delete).
+ * The events are this node's view: an entry that stops applying here is DELETED, one that
+ * starts to is CREATED, one for another node is not reported.  Changes other nodes make
+ * are reported from the store's watcher thread.
+ */
 typedef void (*registry_listener_fn)(void *ctx, enum registry_change what, const struct entry *e);
 
 /* Opens the store and loads every entry into the matcher. */
@@ -44,6 +60,21 @@ int registry_add_listener(struct registry *r, registry_listener_fn fn, void *ctx
 struct matcher *registry_matcher(struct registry *r);
 struct store *registry_store(struct registry *r);
 size_t registry_count(struct registry *r);
+/* This node's SPIFFE ID, or NULL without a node name. */
+const char *registry_node_id(struct registry *r);
+/* Whether e applies on this node (see above). */
+bool registry_applies(struct registry *r, const struct entry *e);
+
+/*
+ * Follows the changes other writers make to the store (store_watch()):
+ * each one is matched and the processes re-evaluated within about a
+ * second; a reconnect is followed by a full resync.  0 for a store only
+ * this process writes (SQLite: nothing to follow).  Call it once the
+ * listeners are added, and registry_unwatch() before tearing down what
+ * they or the process table reach.
+ */
+int registry_watch(struct registry *r);
+void registry_unwatch(struct registry *r);
 
 /* For the process table's match hook: appends matching entry ids and SPIFFE IDs. */
 int registry_match(struct registry *r, const char *const *sel, size_t n, struct strv *entry_ids,

@@ -15,7 +15,9 @@
  * Change notification: a trigger on entries sends NOTIFY attestd_entries
  * with the entry's id for every row written (and "*" on TRUNCATE), so
  * writes that do not come from attestd (a restore, a hand fix) are heard
- * too.  A watcher thread holds a second connection that LISTENs; after
+ * too (and a BEFORE UPDATE trigger bumps the revision of a hand edit that
+ * did not, so that nodes comparing revisions take it).  A watcher thread
+ * holds a second connection that LISTENs; after
  * every (re)connect it asks its caller for a full resync, and a burst of
  * more than NOTIFY_BURST ids becomes one resync too.  The watcher's
  * connection is also the health probe: when it breaks, the outage is
@@ -88,7 +90,15 @@ static const char *const migrations[] = {
 	"CREATE TRIGGER entries_notify AFTER INSERT OR UPDATE OR DELETE ON entries"
 	"  FOR EACH ROW EXECUTE FUNCTION attestd_entries_notify();"
 	"CREATE TRIGGER entries_notify_truncate AFTER TRUNCATE ON entries"
-	"  FOR EACH STATEMENT EXECUTE FUNCTION attestd_entries_notify();",
+	"  FOR EACH STATEMENT EXECUTE FUNCTION attestd_entries_notify();"
+	/* A hand edit that leaves the revision alone still bumps it, so nodes see a change. */
+	"CREATE FUNCTION attestd_entries_revision() RETURNS trigger LANGUAGE plpgsql AS $$"
+	" BEGIN"
+	"  IF NEW.revision <= OLD.revision THEN NEW.revision := OLD.revision + 1; END IF;"
+	"  RETURN NEW;"
+	" END $$;"
+	"CREATE TRIGGER entries_revision BEFORE UPDATE ON entries"
+	"  FOR EACH ROW EXECUTE FUNCTION attestd_entries_revision();",
 };
 
 #define ENTRY_COLS                                                                                 \
@@ -147,6 +157,8 @@ struct pg_store {
 	struct store base;
 	pthread_mutex_t lock; /* serializes conn and the fields below it */
 	PGconn *conn; /* operations; NULL while the database is away */
+	bool conn_fatal; /* the server said FATAL on conn: it is closing */
+	bool listen_fatal; /* the same for the watcher's connection */
 	char *url; /* as given: it may hold a password, so it is never logged */
 	char where[256]; /* host, port, database and user, for logs */
 	EVP_MD_CTX *md;
@@ -349,16 +361,24 @@ static int exec_simple(struct pg_store *s, PGconn *c, const char *sql, const cha
 
 static void rollback(struct pg_store *s);
 
-/* Server notices (and a FATAL sent to an idle connection) go to the log, not stderr. */
-static void on_notice(void *arg, const char *message)
+/*
+ * Server notices go to the log, not stderr.  A FATAL that arrives on an idle
+ * connection (the server shutting down) is a notice too: it marks the
+ * connection dead at once, before a write is sent into a closing socket.
+ */
+static void on_notice(void *arg, const PGresult *res)
 {
+	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	bool *fatal = arg;
 	char line[256];
 
-	one_line(line, sizeof(line), message);
+	if (sev && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0))
+		*fatal = true;
+	one_line(line, sizeof(line), PQresultErrorMessage(res));
 	log_debug("\"store: server notice\" message=\"%s\"", line);
 }
 
-static PGconn *dial(struct pg_store *s, char *err, size_t errlen)
+static PGconn *dial(struct pg_store *s, bool *fatal, char *err, size_t errlen)
 {
 	/*
 	 * Defaults first: fields of the URL override them (libpq processes the
@@ -381,7 +401,8 @@ static PGconn *dial(struct pg_store *s, char *err, size_t errlen)
 		PQfinish(c);
 		return NULL;
 	}
-	PQsetNoticeProcessor(c, on_notice, NULL);
+	*fatal = false;
+	PQsetNoticeReceiver(c, on_notice, fatal);
 	return c;
 }
 
@@ -403,17 +424,20 @@ static int prepare_all(struct pg_store *s)
 }
 
 /*
- * Makes sure s->conn is usable, reconnecting if the backoff allows.
- * Caller holds s->lock.  0 or -ENOTCONN (or pg_err's value).
+ * Makes sure s->conn is usable, reconnecting if the backoff allows;
+ * *ret_fresh says whether it did.  Caller holds s->lock.  0 or -ENOTCONN
+ * (or pg_err's value).
  */
-static int ensure_conn(struct pg_store *s)
+static int ensure_conn(struct pg_store *s, bool *ret_fresh)
 {
 	char err[sizeof(s->health.error)];
 	int64_t now = now_ms();
 	int r;
 
+	*ret_fresh = false;
 	/* Reads what the server sent meanwhile: a closed socket shows up here, not mid-write. */
-	if (s->conn && PQconsumeInput(s->conn) && PQstatus(s->conn) == CONNECTION_OK) {
+	if (s->conn && PQconsumeInput(s->conn) && PQstatus(s->conn) == CONNECTION_OK &&
+	    !s->conn_fatal) {
 		rollback(s); /* never left open, but never inherited either */
 		if (s->conn && PQtransactionStatus(s->conn) == PQTRANS_IDLE)
 			return 0;
@@ -426,7 +450,7 @@ static int ensure_conn(struct pg_store *s)
 	}
 	if (now < s->retry_at_ms)
 		return -ENOTCONN;
-	s->conn = dial(s, err, sizeof(err));
+	s->conn = dial(s, &s->conn_fatal, err, sizeof(err));
 	if (!s->conn) {
 		health_down(s, err);
 		s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_MIN_MS;
@@ -443,8 +467,45 @@ static int ensure_conn(struct pg_store *s)
 	}
 	s->backoff_ms = 0;
 	s->retry_at_ms = 0;
+	*ret_fresh = true;
 	health_up(s);
 	return 0;
+}
+
+static int begin(struct pg_store *s);
+
+/*
+ * A connection that died while idle (a server restart, a terminated
+ * backend) is often found out only by its next statement.  Nothing has
+ * happened then, so a transaction's BEGIN, and any read, is tried once
+ * more on a fresh connection.
+ */
+static int open_tx(struct pg_store *s)
+{
+	bool fresh;
+	int r = ensure_conn(s, &fresh);
+
+	if (!r)
+		r = begin(s);
+	if (r == -ENOTCONN && !fresh && !(r = ensure_conn(s, &fresh)))
+		r = begin(s);
+	return r;
+}
+
+static int select_entries(struct pg_store *s, enum stmt_id id, int nparams,
+			  const char *const *params, struct entry ***ret, size_t *ret_n);
+
+static int read_entries(struct pg_store *s, enum stmt_id id, int nparams,
+			const char *const *params, struct entry ***ret, size_t *ret_n)
+{
+	bool fresh;
+	int r = ensure_conn(s, &fresh);
+
+	if (!r)
+		r = select_entries(s, id, nparams, params, ret, ret_n);
+	if (r == -ENOTCONN && !fresh && !(r = ensure_conn(s, &fresh)))
+		r = select_entries(s, id, nparams, params, ret, ret_n);
+	return r;
 }
 
 /* A prepared statement with text parameters. */
@@ -823,9 +884,7 @@ static int pg_create_batch(struct store *base, struct entry *const *v, size_t n,
 	if (!gen)
 		return -ENOMEM;
 	pthread_mutex_lock(&s->lock);
-	r = ensure_conn(s);
-	if (!r)
-		r = begin(s);
+	r = open_tx(s);
 	if (r) {
 		i = n;
 		goto out;
@@ -902,9 +961,7 @@ static int pg_get(struct store *base, const char *id, struct entry **ret)
 	int r;
 
 	pthread_mutex_lock(&s->lock);
-	r = ensure_conn(s);
-	if (!r)
-		r = select_entries(s, ST_GET, 1, &id, &v, &n);
+	r = read_entries(s, ST_GET, 1, &id, &v, &n);
 	pthread_mutex_unlock(&s->lock);
 	if (r)
 		return r;
@@ -954,9 +1011,7 @@ static int pg_update(struct store *base, const char *id, struct entry *e)
 	if (r)
 		return r;
 	pthread_mutex_lock(&s->lock);
-	r = ensure_conn(s);
-	if (!r)
-		r = begin(s);
+	r = open_tx(s);
 	if (r)
 		goto out;
 	r = find(s, id, pk, &rev, &created);
@@ -997,12 +1052,17 @@ static int pg_delete(struct store *base, const char *id)
 	int r;
 
 	pthread_mutex_lock(&s->lock);
-	r = ensure_conn(s);
+	/* In a transaction of its own, so that a dead connection is found out before the DELETE. */
+	r = open_tx(s);
 	if (!r)
 		r = run_cmd(s, ST_DELETE, 1, &id, "delete entry", &rows);
-	pthread_mutex_unlock(&s->lock);
 	if (!r && rows == 0)
 		r = -ENOENT;
+	if (!r)
+		r = commit(s);
+	else
+		rollback(s);
+	pthread_mutex_unlock(&s->lock);
 	return r;
 }
 
@@ -1026,9 +1086,7 @@ static int pg_list(struct store *base, const struct store_filter *f, struct entr
 		n = 1;
 	}
 	pthread_mutex_lock(&s->lock);
-	r = ensure_conn(s);
-	if (!r)
-		r = select_entries(s, st, n, v, ret, ret_n);
+	r = read_entries(s, st, n, v, ret, ret_n);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
@@ -1059,7 +1117,7 @@ static int pg_integrity_check(struct store *base, char *err, size_t errlen)
 		 "SELECT 'version ' || version FROM schema_version WHERE version != %zu",
 		 ARRAY_SIZE(migrations));
 	pthread_mutex_lock(&s->lock);
-	r = ensure_conn(s);
+	r = open_tx(s); /* one snapshot for the three checks */
 	if (!r)
 		r = check_query(s, sql, "schema version", err, errlen);
 	/* The index must list exactly each entry's selectors, or filtering lies. */
@@ -1077,6 +1135,7 @@ static int pg_integrity_check(struct store *base, char *err, size_t errlen)
 				"WHERE tgrelid = 'entries'::regclass AND tgname = 'entries_notify' "
 				"AND tgenabled IN ('O', 'A'))",
 				"change notification trigger missing or disabled", err, errlen);
+	rollback(s);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
@@ -1106,7 +1165,7 @@ static bool wait_for(struct pg_store *s, int fd, int ms, bool *ret_readable)
 static PGconn *listen_connect(struct pg_store *s)
 {
 	char err[sizeof(s->health.error)];
-	PGconn *c = dial(s, err, sizeof(err));
+	PGconn *c = dial(s, &s->listen_fatal, err, sizeof(err));
 	PGresult *res;
 
 	if (!c) {
@@ -1162,7 +1221,7 @@ static bool consume(struct pg_store *s, PGconn *c)
 {
 	char err[sizeof(s->health.error)];
 
-	if (PQconsumeInput(c) && PQstatus(c) == CONNECTION_OK)
+	if (PQconsumeInput(c) && PQstatus(c) == CONNECTION_OK && !s->listen_fatal)
 		return true;
 	one_line(err, sizeof(err), PQerrorMessage(c));
 	health_down(s, err[0] ? err : "connection lost");
@@ -1243,7 +1302,7 @@ static void *watch_main(void *arg)
 		while (!set.all && set.n && !wait_for(s, PQsocket(c), NOTIFY_COALESCE_MS, &readable) &&
 		       readable && consume(s, c))
 			drain(c, &set);
-		if (PQstatus(c) != CONNECTION_OK) {
+		if (PQstatus(c) != CONNECTION_OK || s->listen_fatal) {
 			PQfinish(c);
 			c = NULL;
 			continue;
@@ -1449,7 +1508,7 @@ static int pg_open(const char *url, struct store **ret)
 	r = describe(url, s->where, sizeof(s->where));
 	if (r)
 		goto fail;
-	s->conn = dial(s, err, sizeof(err));
+	s->conn = dial(s, &s->conn_fatal, err, sizeof(err));
 	if (!s->conn) {
 		log_error("\"store: cannot connect to PostgreSQL\" where=\"%s\" error=\"%s\"", s->where,
 			  err);

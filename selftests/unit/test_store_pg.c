@@ -833,6 +833,10 @@ TEST(store_pg_notify)
 	ASSERT_OK(pg_cluster_sql(url, "UPDATE entries SET hint = 'by hand' WHERE spiffe_id = "
 				      "'spiffe://example.org/burst/0'"));
 	ASSERT_TRUE(wait_event(&rc, mark, id, 1000) >= mark);
+	entry_free(TAKE_PTR(e));
+	ASSERT_OK(store_entry_get(writer, id, &e));
+	ASSERT_STREQ(e->hint, "by hand");
+	ASSERT_EQ(e->revision, 2); /* bumped by the database, so nodes comparing revisions see it */
 	mark = events(&rc);
 	ASSERT_OK(pg_cluster_sql(url, "TRUNCATE entries CASCADE"));
 	ASSERT_TRUE(wait_event(&rc, mark, "", 1000) >= mark);
