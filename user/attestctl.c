@@ -19,6 +19,7 @@
 #include "cleanup.h"
 #include "ctl.h"
 #include "ctl_entry.h"
+#include "ctl_selectors.h"
 #include "rpc_client.h"
 
 #define EXIT_OK 0
@@ -46,6 +47,7 @@ static int do_attest(struct ctl *ctl, int argc, char **argv);
 static int do_ps(struct ctl *ctl, int argc, char **argv);
 static int do_workload(struct ctl *ctl, int argc, char **argv);
 static int do_entry(struct ctl *ctl, int argc, char **argv);
+static int do_selectors(struct ctl *ctl, int argc, char **argv);
 
 /* A new command: a do_<verb> function and a row here. */
 static const struct command commands[] = {
@@ -68,6 +70,8 @@ static const struct command commands[] = {
     {"entry", "update", do_entry, "ID [same flags as create]",
      "replace the given fields of an entry"},
     {"entry", "delete", do_entry, "ID", "delete a registration entry"},
+    {"selectors", NULL, do_selectors, "--cgroup PATH",
+     "offline: the container/k8s/systemd selectors a cgroup path yields"},
 };
 
 enum {
@@ -466,6 +470,13 @@ static int do_workload(struct ctl *ctl, int argc, char **argv)
 	struct ctl_env env = {.admin_socket = ctl->admin_socket, .json = ctl->json};
 
 	return ctl_workload_run(ctl->cmd->name, ctl->cmd->sub, &env, argc, argv);
+}
+
+/* ---- selectors: user/ctl_selectors.c, offline ---- */
+
+static int do_selectors(struct ctl *ctl, int argc, char **argv)
+{
+	return ctl_selectors_run(ctl->json, argc, argv);
 }
 
 /* ---- dispatch ---- */

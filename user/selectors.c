@@ -13,6 +13,7 @@
 static const struct selector_deriver derivers[] = {
 	{ "unix", selectors_unix },
 	{ "kernel", selectors_kernel },
+	{ "container", selectors_container },
 };
 
 int strv_push(struct strv *sv, const char *s)

@@ -11,12 +11,16 @@
 #include <stddef.h>
 #include "tracker.h"
 
+struct meta_cache;
+
 /* What a deriver may look at besides the kernel record. */
 struct selector_input {
 	const struct proc_state *st;
 	const char *sha256; /* hex digest of the executable, or NULL while unknown */
 	const char *const *lineage; /* exe paths of ancestors, nearest first */
 	size_t nlineage;
+	/* container and pod metadata (meta_cache.h); NULL: the one selectors_container_set_meta() set */
+	struct meta_cache *meta;
 };
 
 /* A growing list of strings; selectors_derive() sorts and dedupes it. */
@@ -40,6 +44,7 @@ struct selector_deriver {
 /* Derivers, one per file. */
 int selectors_unix(const struct selector_input *in, struct strv *out);
 int selectors_kernel(const struct selector_input *in, struct strv *out);
+int selectors_container(const struct selector_input *in, struct strv *out);
 
 /* Runs every deriver; out is sorted and unique. Returns 0 or -errno. */
 int selectors_derive(const struct selector_input *in, struct strv *out);
