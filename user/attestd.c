@@ -28,6 +28,9 @@
 #include "proctable_hooks.h"
 #include "registry.h"
 #include "tracker_user.h"
+/* Containers and pods (issue #6) */
+#include "meta_cache.h"
+#include "selectors_container.h"
 /* Workload API (issue #5) */
 #include "bundle.h"
 #include "ca.h"
@@ -49,6 +52,7 @@ struct daemon {
 	uint64_t bundle_seq;
 	struct svid_cache *cache;
 	struct workload_api *wl;
+	struct meta_cache *meta; /* docker:* and kubelet k8s:* metadata (issue #6) */
 	uint64_t lost_seen;
 	uint64_t resyncs;
 };
@@ -236,6 +240,86 @@ static void identity_stop(struct daemon *d, const struct proctable_hooks *hooks)
 
 /* ---- end of Workload API wiring ---- */
 
+/* ---- container and pod metadata (issue #6) ---- */
+
+static bool in_ready(void *arg, const struct proc_state *st)
+{
+	const char *path = selectors_container_cgroup(st);
+	struct cgroup_info ci;
+
+	return path && cgroup_parse(path, &ci, NULL, 0) == 0 && meta_ready_affects(arg, &ci);
+}
+
+/* Metadata arrived (meta worker thread): those containers' and pods' processes again. */
+static void meta_ready(void *ctx, const struct meta_ready *r)
+{
+	struct daemon *d = ctx;
+
+	proctable_rederive(d->pt, in_ready, (void *)r);
+}
+
+static void mark_live(void *arg, const struct proc_state *st, uint64_t ticks)
+{
+	const char *path = selectors_container_cgroup(st);
+	struct cgroup_info ci;
+
+	if (path && cgroup_parse(path, &ci, NULL, 0) == 0)
+		meta_cache_mark(arg, &ci);
+}
+
+/* The sweep (meta worker thread): what still has processes keeps its metadata. */
+static void meta_live(void *ctx, struct meta_cache *mc)
+{
+	struct daemon *d = ctx;
+
+	proctable_for_each(d->pt, mark_live, mc);
+}
+
+static int containers_start(struct daemon *d, char *why, size_t len)
+{
+	struct meta_cache_opts o = {
+		.docker_socket = d->cfg.docker_socket,
+		.docker_env_allow = d->cfg.docker_env_allow,
+		.kubelet_url = d->cfg.kubelet_url,
+		.kubelet_token_file = d->cfg.kubelet_token_file,
+		.kubelet_ca_file = d->cfg.kubelet_ca_file,
+		.kubelet_refresh_s = d->cfg.kubelet_refresh,
+	};
+	struct meta_cache_ops ops = { .ctx = d, .ready = meta_ready, .live = meta_live };
+	int r;
+
+	if (!d->cfg.docker_socket[0] && !d->cfg.kubelet_url[0])
+		return 0;
+	if (d->cfg.kubelet_url[0] && strncmp(d->cfg.kubelet_url, "https://", 8) != 0) {
+		snprintf(why, len, "--kubelet-url %s: must be https:// (the token is sent)",
+			 d->cfg.kubelet_url);
+		return -EINVAL;
+	}
+	r = meta_cache_new(&o, &ops, &d->meta);
+	if (r == -EINVAL)
+		snprintf(why, len, "--docker-env-allow: a KEY has no '=' in it: %s",
+			 d->cfg.docker_env_allow);
+	else if (r < 0)
+		snprintf(why, len, "cannot start the container metadata worker: %s", strerror(-r));
+	if (r < 0)
+		return r;
+	selectors_container_set_meta(d->meta);
+	log_info("\"container metadata\" docker_socket=%s kubelet=%s",
+		 d->cfg.docker_socket[0] ? d->cfg.docker_socket : "off",
+		 d->cfg.kubelet_url[0] ? d->cfg.kubelet_url : "off");
+	return 0;
+}
+
+/* After everything that derives has stopped; before the table goes. */
+static void containers_stop(struct daemon *d)
+{
+	selectors_container_set_meta(NULL);
+	meta_cache_free(d->meta);
+	d->meta = NULL;
+}
+
+/* ---- end of container and pod metadata ---- */
+
 static int make_dir(const char *path, mode_t mode)
 {
 	char buf[PATH_MAX];
@@ -325,6 +409,10 @@ static int start(struct daemon *d, char *why, size_t len)
 	}
 	proctable_set_hooks(d->pt, &hooks);
 	registry_set_proctable(d->registry, d->pt);
+	/* Before the first derivation, so the startup scan already queues metadata. */
+	r = containers_start(d, why, len);
+	if (r < 0)
+		return r;
 	r = tracker_open(&topts, &tops, &d->tracker, why, len);
 	if (r < 0)
 		return r;
@@ -377,6 +465,7 @@ static void stop(struct daemon *d)
 	identity_stop(d, &hooks);
 	tracker_close(d->tracker);
 	hasher_free(d->hasher);
+	containers_stop(d);
 	/* The table's hooks reach the registry: the table goes first. */
 	proctable_free(d->pt);
 	registry_close(d->registry);

@@ -55,6 +55,18 @@ static const struct opt opts[] = {
 	    "seconds a unary Workload API call may wait for a worker"),
 	U32(x509_svid_max_ttl, "x509-svid-max-ttl", "0",
 	    "cap on X.509-SVID lifetimes in seconds (0: the entries' TTLs)"),
+	STR(docker_socket, "docker-socket", "/var/run/docker.sock",
+	    "Docker Engine API socket for docker:* selectors (\"\": off)"),
+	STR(docker_env_allow, "docker-env-allow", "",
+	    "KEY[,KEY...]: container env vars that become docker:env:KEY=VALUE"),
+	STR(kubelet_url, "kubelet-url", "",
+	    "https://HOST:PORT of this node's kubelet for k8s:* metadata (off)"),
+	STR(kubelet_token_file, "kubelet-token-file",
+	    "/var/run/secrets/kubernetes.io/serviceaccount/token", "bearer token for the kubelet"),
+	STR(kubelet_ca_file, "kubelet-ca-file", "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
+	    "CA that signed the kubelet's serving certificate"),
+	U32(kubelet_refresh, "kubelet-refresh", "60",
+	    "seconds between pod list refreshes while pods have processes (0: only on new pods)"),
 };
 
 static int set_opt(struct config *cfg, const struct opt *o, const char *val, char *err,

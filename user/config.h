@@ -39,6 +39,13 @@ struct config {
 	uint32_t max_request_bytes;
 	uint32_t call_timeout; /* seconds */
 	uint32_t x509_svid_max_ttl; /* seconds; 0: the entries' TTLs */
+	/* Container and pod metadata (meta_cache.h); "" turns a source off */
+	char docker_socket[PATH_MAX];
+	char docker_env_allow[CONFIG_STR * 4]; /* KEY[,KEY...] */
+	char kubelet_url[CONFIG_STR];
+	char kubelet_token_file[PATH_MAX];
+	char kubelet_ca_file[PATH_MAX];
+	uint32_t kubelet_refresh; /* seconds */
 	/* derived */
 	enum log_level level;
 };
