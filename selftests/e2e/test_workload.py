@@ -118,13 +118,18 @@ class Daemon:
         return "".join(self.log.readlines()[-lines:])
 
 
+def worker_path(tmp):
+    """The worker, copied where the test uids can read it (the checkout may be 0700)."""
+    return os.path.join(tmp, "wl_worker.py")
+
+
 def as_uid(uid, args, **kw):
     return [shutil.which("setpriv"), "--reuid", str(uid), "--regid", str(uid),
             "--clear-groups", "--"] + args
 
 
 def run_worker(tmp, d, uid, *args, timeout=30):
-    p = subprocess.run(as_uid(uid, [PY, WORKER, tmp, d.sock] + list(args)),
+    p = subprocess.run(as_uid(uid, [PY, worker_path(tmp), tmp, d.sock] + list(args)),
                        capture_output=True, text=True, timeout=timeout)
     try:
         return json.loads(p.stdout.strip().splitlines()[-1])
@@ -304,6 +309,8 @@ def body(tmp, children):
     if not ok(gen.returncode == 0, "python stubs generated from proto/workload.proto",
               gen.stderr):
         return None
+    shutil.copy(WORKER, worker_path(tmp))
+    os.chmod(worker_path(tmp), 0o755)
     sys.path.insert(0, tmp)
     import workload_pb2 as w
     import workload_pb2_grpc as wg
@@ -421,7 +428,7 @@ def body(tmp, children):
 
     # ---- a stream through a connection uid C's python process opened ----
     relay = Relay(tmp, "c1")
-    worker = subprocess.Popen(as_uid(UID_C, [PY, WORKER, tmp, d.sock, "handoff",
+    worker = subprocess.Popen(as_uid(UID_C, [PY, worker_path(tmp), tmp, d.sock, "handoff",
                                              relay.handoff_path]),
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     children.append(worker)
@@ -479,7 +486,7 @@ def body(tmp, children):
 
     # ---- the process that connected has exited; someone else holds its connection ----
     relay2 = Relay(tmp, "c2")
-    worker2 = subprocess.Popen(as_uid(UID_C, [PY, WORKER, tmp, d.sock, "handoff",
+    worker2 = subprocess.Popen(as_uid(UID_C, [PY, worker_path(tmp), tmp, d.sock, "handoff",
                                               relay2.handoff_path]),
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     children.append(worker2)
@@ -513,7 +520,7 @@ def body(tmp, children):
     ok(big == "RESOURCE_EXHAUSTED", "an 8 MiB request: RESOURCE_EXHAUSTED", big)
 
     flood_secs = 6
-    hostile = subprocess.Popen(as_uid(UID_H, [PY, WORKER, tmp, d.sock, "hostile",
+    hostile = subprocess.Popen(as_uid(UID_H, [PY, worker_path(tmp), tmp, d.sock, "hostile",
                                               str(HOSTILE_CONNS), str(flood_secs)]),
                                stdout=subprocess.PIPE, text=True)
     children.append(hostile)
@@ -552,7 +559,9 @@ def body(tmp, children):
     os.mkdir(outdir)
     os.chown(outdir, UID_A, UID_A)
     env = dict(os.environ, SPIFFE_ENDPOINT_SOCKET="unix://" + d.sock)
-    p = subprocess.run(as_uid(UID_A, [CTL, "fetch", "x509", "--write", outdir, "--json"]),
+    ctl = os.path.join(tmp, "attestctl")  # where uid A can run it
+    shutil.copy(CTL, ctl)
+    p = subprocess.run(as_uid(UID_A, [ctl, "fetch", "x509", "--write", outdir, "--json"]),
                        capture_output=True, text=True, env=env, timeout=30)
     try:
         j = json.loads(p.stdout)
