@@ -100,12 +100,13 @@ static void usage(FILE *f, const struct wcmd *c)
 static void help(const struct wcmd *c)
 {
 	usage(stdout, c);
-	printf("\n%s\n\n%s"
-	       "  --socket PATH         the Workload API socket (default: $SPIFFE_ENDPOINT_SOCKET,\n"
-	       "                        else %s)\n"
-	       "  --json                print JSON\n"
-	       "  --help                this text\n",
-	       c->help, c->options, WORKLOAD_DEFAULT_SOCKET);
+	printf(
+	    "\n%s\n\n%s"
+	    "  --socket PATH         the Workload API socket (default: $SPIFFE_ENDPOINT_SOCKET,\n"
+	    "                        else %s)\n"
+	    "  --json                print JSON\n"
+	    "  --help                this text\n",
+	    c->help, c->options, WORKLOAD_DEFAULT_SOCKET);
 }
 
 static int usage_error(const struct wcmd *c, const char *fmt, ...)
@@ -240,7 +241,7 @@ static int keep_first(const ProtobufCMessage *msg, void *arg)
 static int stream_first(const struct wctx *w, const char *method, const ProtobufCMessage *req,
 			const ProtobufCMessageDescriptor *type, ProtobufCMessage **ret)
 {
-	struct first f = { .type = type };
+	struct first f = {.type = type};
 	struct rpc_client *c;
 	struct rpc_status st;
 	int r;
@@ -264,7 +265,7 @@ static int stream_first(const struct wctx *w, const char *method, const Protobuf
 /* ---- DER to PEM, files ---- */
 
 /* Splits concatenated DER certificates; a stack of them, or NULL if any does not parse. */
-static STACK_OF(X509) *certs_parse(const uint8_t *der, size_t len)
+static STACK_OF(X509) * certs_parse(const uint8_t *der, size_t len)
 {
 	STACK_OF(X509) *sk = sk_X509_new_null();
 	const unsigned char *p = der, *end = der + len;
@@ -423,7 +424,8 @@ static int do_fetch_x509(struct wctx *w)
 		}
 		if (w->write_dir) {
 			_cleanup_free_ char *chain = certs_pem(s->x509_svid.data, s->x509_svid.len);
-			_cleanup_free_ char *key = key_pem(s->x509_svid_key.data, s->x509_svid_key.len);
+			_cleanup_free_ char *key =
+			    key_pem(s->x509_svid_key.data, s->x509_svid_key.len);
 			_cleanup_free_ char *bundle = certs_pem(s->bundle.data, s->bundle.len);
 
 			if (!chain || !key || !bundle) {
@@ -447,7 +449,8 @@ static int do_fetch_x509(struct wctx *w)
 		if (w->json) {
 			struct json_object *o = json_object_new_object();
 
-			json_object_object_add(o, "spiffe_id", json_object_new_string(s->spiffe_id));
+			json_object_object_add(o, "spiffe_id",
+					       json_object_new_string(s->spiffe_id));
 			json_object_object_add(o, "hint", json_object_new_string(s->hint));
 			json_object_object_add(o, "expires_at", json_object_new_string(exp));
 			json_object_array_add(arr, o);
@@ -643,7 +646,7 @@ static int do_bundle_show(struct wctx *w)
 		n = resp->n_bundles;
 		v = calloc(n ? n : 1, sizeof(*v));
 		for (size_t i = 0; v && i < n; i++)
-			v[i] = (struct kv){ resp->bundles[i]->key, &resp->bundles[i]->value };
+			v[i] = (struct kv){resp->bundles[i]->key, &resp->bundles[i]->value};
 	} else {
 		X509BundlesRequest req = X509_BUNDLES_REQUEST__INIT;
 		X509BundlesResponse *resp;
@@ -656,7 +659,7 @@ static int do_bundle_show(struct wctx *w)
 		n = resp->n_bundles;
 		v = calloc(n ? n : 1, sizeof(*v));
 		for (size_t i = 0; v && i < n; i++)
-			v[i] = (struct kv){ resp->bundles[i]->key, &resp->bundles[i]->value };
+			v[i] = (struct kv){resp->bundles[i]->key, &resp->bundles[i]->value};
 	}
 	if (!v) {
 		protobuf_c_message_free_unpacked(msg, NULL);
@@ -750,9 +753,9 @@ int ctl_workload_run(const char *cmd, const char *sub, const struct ctl_env *env
 	    {},
 	};
 	/* Which options each command takes, by its index in wcmds. */
-	static const char *const takes[] = { "w", "as", "av", "ft" };
+	static const char *const takes[] = {"w", "as", "av", "ft"};
 	const struct wcmd *c = NULL;
-	struct wctx w = { .cmd = cmd, .sub = sub, .json = env && env->json };
+	struct wctx w = {.cmd = cmd, .sub = sub, .json = env && env->json};
 	const char *sock = NULL;
 	size_t ci = 0;
 	int opt;

@@ -48,8 +48,8 @@ struct slot {
 	struct svid_cached *cur;
 	unsigned demand;
 	bool minting;
-	bool dirty;  /* the entry changed: mint anew (or drop) */
-	bool queued; /* on the todo list */
+	bool dirty;	 /* the entry changed: mint anew (or drop) */
+	bool queued;	 /* on the todo list */
 	time_t renew_at; /* of cur, or later after a failed renewal */
 	time_t retry_at; /* no mint before this, after a failure */
 };
@@ -66,8 +66,8 @@ struct svid_cache {
 	struct svid_cache_opts opts;
 	struct svid_cache_deps deps;
 
-	pthread_mutex_t lock; /* everything below, except the listener */
-	pthread_cond_t wake;  /* the thread: events or stop */
+	pthread_mutex_t lock;  /* everything below, except the listener */
+	pthread_cond_t wake;   /* the thread: events or stop */
 	pthread_cond_t minted; /* readers waiting for a mint */
 	struct strmap *slots;
 	struct pdem **procs;
@@ -306,7 +306,7 @@ static int queue_push(struct svid_cache *c, const struct ev *e)
 void svid_cache_process_changed(struct svid_cache *c, uint32_t tgid, uint64_t start_ticks,
 				bool gone)
 {
-	struct ev e = { .kind = EV_PROC, .gone = gone, .tgid = tgid, .ticks = start_ticks };
+	struct ev e = {.kind = EV_PROC, .gone = gone, .tgid = tgid, .ticks = start_ticks};
 
 	if (!c)
 		return;
@@ -326,7 +326,7 @@ void svid_cache_process_changed(struct svid_cache *c, uint32_t tgid, uint64_t st
 
 void svid_cache_entry_changed(struct svid_cache *c, const char *id)
 {
-	struct ev e = { .kind = EV_ENTRY };
+	struct ev e = {.kind = EV_ENTRY};
 
 	if (!c || !id || strlen(id) > ENTRY_ID_LEN)
 		return;
@@ -377,8 +377,9 @@ static int mint(struct svid_cache *c, const char *id, time_t now, struct svid_ca
 	r = x509svid_mint(c->deps.ca, e->spiffe_id, (const char *const *)e->dns_names,
 			  e->ndns_names, ttl_of(c, e), now, &s->x509);
 	if (r) {
-		log_warn("\"svid cache: cannot mint X.509-SVID\" entry=%s spiffe_id=%s error=\"%s\"",
-			 id, e->spiffe_id, strerror(-r));
+		log_warn(
+		    "\"svid cache: cannot mint X.509-SVID\" entry=%s spiffe_id=%s error=\"%s\"", id,
+		    e->spiffe_id, strerror(-r));
 		entry_free(e);
 		free(s);
 		return r;
@@ -550,11 +551,11 @@ static bool plan_slot(struct svid_cache *c, struct slot *sl, time_t now, struct 
 	if (sl->minting)
 		return false;
 	if (sl->cur && sl->dirty) {
-		*j = (struct job){ .sl = sl, .drop = !sl->demand };
+		*j = (struct job){.sl = sl, .drop = !sl->demand};
 	} else if (sl->cur && sl->renew_at <= now) {
-		*j = (struct job){ .sl = sl, .renewal = true, .drop = !sl->demand };
+		*j = (struct job){.sl = sl, .renewal = true, .drop = !sl->demand};
 	} else if (!sl->cur && sl->demand && sl->retry_at <= now) {
-		*j = (struct job){ .sl = sl };
+		*j = (struct job){.sl = sl};
 	} else {
 		if (sl->cur)
 			due_lower(c, sl->renew_at);
@@ -734,7 +735,7 @@ static void *cache_thread(void *arg)
 
 		if (!has_work(c, now)) {
 			if (c->next_due) {
-				struct timespec ts = { .tv_sec = c->next_due };
+				struct timespec ts = {.tv_sec = c->next_due};
 
 				pthread_cond_timedwait(&c->wake, &c->lock, &ts);
 			} else {

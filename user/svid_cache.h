@@ -41,9 +41,9 @@ struct svid_cached {
 	struct entry *entry;   /* the entry as it was when this SVID was minted */
 	struct x509svid *x509; /* DER chain and PKCS#8 key, as the Workload API sends them */
 	time_t minted_at;
-	time_t renew_at;   /* half-way between minted_at and the leaf's notAfter */
-	uint64_t serial;   /* unique per mint in this cache */
-	int refs;	   /* private */
+	time_t renew_at; /* half-way between minted_at and the leaf's notAfter */
+	uint64_t serial; /* unique per mint in this cache */
+	int refs;	 /* private */
 };
 
 struct svid_cache_opts {

@@ -48,8 +48,8 @@
 #define LIMIT_LOG_EVERY 5
 
 enum stream_kind { SK_X509_SVID, SK_X509_BUNDLES, SK_JWT_BUNDLES };
-static const char *const stream_kind_name[] = { "FetchX509SVID", "FetchX509Bundles",
-						"FetchJWTBundles" };
+static const char *const stream_kind_name[] = {"FetchX509SVID", "FetchX509Bundles",
+					       "FetchJWTBundles"};
 
 struct stream {
 	uint64_t id; /* serial << 32 | pid */
@@ -58,7 +58,7 @@ struct stream {
 	pid_t pid;
 	uid_t uid;
 
-	pthread_mutex_t lock; /* the fields below, up to api->lock's */
+	pthread_mutex_t lock;  /* the fields below, up to api->lock's */
 	struct rpc_call *call; /* NULL once finished */
 	int pidfd;	       /* the connection's; valid while call is not NULL */
 	bool resolved;
@@ -127,7 +127,7 @@ struct workload_api {
 	struct workload_api *next_api; /* in apis, under apis_lock */
 	bool stopping;
 	struct workload_stats stats;
-	struct limit_log logs[4];
+	struct limit_log logs[3];
 
 	pthread_mutex_t qlock; /* the queue */
 	pthread_cond_t qcond;
@@ -182,13 +182,13 @@ static char *td_key(const char *td)
 	return asprintf(&k, "spiffe://%s", td) < 0 ? NULL : k;
 }
 
-enum { LIM_STREAMS, LIM_PENDING, LIM_TIMEOUT, LIM_REQUEST };
-static const char *const limit_name[] = { "max_streams_per_uid", "max_pending_per_uid",
-					  "call_timeout", "max_request_bytes" };
+/* Limits of our own (connections and request size are rpc_server's, which logs them). */
+enum { LIM_STREAMS, LIM_PENDING, LIM_TIMEOUT };
+static const char *const limit_name[] = {"max_streams_per_uid", "max_pending_per_uid",
+					 "call_timeout"};
 
 /* Logs that a limit was hit, at most once per LIMIT_LOG_EVERY seconds per limit. */
-static void limit_hit(struct workload_api *api, int which, uid_t uid, pid_t pid,
-		      const char *method)
+static void limit_hit(struct workload_api *api, int which, uid_t uid, pid_t pid, const char *method)
 {
 	time_t now = time(NULL);
 	struct limit_log *l = &api->logs[which];
@@ -226,7 +226,7 @@ static void count_refusal(struct workload_api *api, grpc_status_code code)
 
 bool workload_pidfd_alive(int pidfd)
 {
-	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+	struct pollfd p = {.fd = pidfd, .events = POLLIN};
 	int r;
 
 	if (pidfd < 0)
@@ -336,8 +336,8 @@ static grpc_status_code resolve_status(int r, char *msg, size_t len)
  * The caller's process, attested, with at least one entry: 0, or a status
  * in *code and msg.
  */
-static int caller_get(struct workload_api *api, const struct rpc_peer *peer,
-		      struct proc_info **ret, grpc_status_code *code, char *msg, size_t len)
+static int caller_get(struct workload_api *api, const struct rpc_peer *peer, struct proc_info **ret,
+		      grpc_status_code *code, char *msg, size_t len)
 {
 	struct proc_info *pi = NULL;
 	int r;
@@ -346,8 +346,9 @@ static int caller_get(struct workload_api *api, const struct rpc_peer *peer,
 	if (r) {
 		*code = resolve_status(r, msg, len);
 		if (r != -EAGAIN)
-			log_debug("\"workload api: caller not resolved\" pid=%d uid=%u error=\"%s\"",
-				  (int)peer->pid, (unsigned)peer->uid, strerror(-r));
+			log_debug(
+			    "\"workload api: caller not resolved\" pid=%d uid=%u error=\"%s\"",
+			    (int)peer->pid, (unsigned)peer->uid, strerror(-r));
 		return r;
 	}
 	if (!pi->nentry_ids) {
@@ -366,8 +367,8 @@ static int caller_get(struct workload_api *api, const struct rpc_peer *peer,
 }
 
 /* The caller's entries that still exist, sorted by SPIFFE ID then id (matcher copies). */
-static int caller_entries(struct workload_api *api, const struct proc_info *pi,
-			  struct entry ***ret, size_t *ret_n)
+static int caller_entries(struct workload_api *api, const struct proc_info *pi, struct entry ***ret,
+			  size_t *ret_n)
 {
 	struct entry **v = calloc(pi->nentry_ids ? pi->nentry_ids : 1, sizeof(*v));
 	size_t n = 0;
@@ -413,7 +414,7 @@ static void bundles_release(struct bundles *b)
 static int bundles_collect(struct workload_api *api, struct entry *const *entries, size_t n,
 			   struct bundles *ret)
 {
-	struct strv tds = { 0 };
+	struct strv tds = {0};
 	struct bundle *own;
 	int r = 0;
 
@@ -491,13 +492,12 @@ static int cmp_cached(const void *a, const void *b)
  * -EPERM: none of the entries exists any more; -EAGAIN: no bundle yet or
  * no SVID could be had.
  */
-static int x509_msg_build(struct workload_api *api, char **eids, size_t neids,
-			  struct x509_msg *m)
+static int x509_msg_build(struct workload_api *api, char **eids, size_t neids, struct x509_msg *m)
 {
 	const unsigned char *own_der;
 	size_t own_len, n = 0, nfed = 0;
 	struct entry **ents;
-	struct strv hints = { 0 };
+	struct strv hints = {0};
 	bool failed = false;
 	int r;
 
@@ -565,9 +565,9 @@ static int x509_msg_build(struct workload_api *api, char **eids, size_t neids,
 		}
 		x509_svid__init(x);
 		x->spiffe_id = s->entry->spiffe_id;
-		x->x509_svid = (ProtobufCBinaryData){ s->x509->chain_der_len, s->x509->chain_der };
-		x->x509_svid_key = (ProtobufCBinaryData){ s->x509->key_der_len, s->x509->key_der };
-		x->bundle = (ProtobufCBinaryData){ own_len, (uint8_t *)own_der };
+		x->x509_svid = (ProtobufCBinaryData){s->x509->chain_der_len, s->x509->chain_der};
+		x->x509_svid_key = (ProtobufCBinaryData){s->x509->key_der_len, s->x509->key_der};
+		x->bundle = (ProtobufCBinaryData){own_len, (uint8_t *)own_der};
 		x->hint = (char *)hint;
 		m->svidp[n++] = x;
 	}
@@ -586,7 +586,7 @@ static int x509_msg_build(struct workload_api *api, char **eids, size_t neids,
 		}
 		x509_svidresponse__federated_bundles_entry__init(&m->fed[nfed]);
 		m->fed[nfed].key = m->keys[m->nkeys++];
-		m->fed[nfed].value = (ProtobufCBinaryData){ len, (uint8_t *)der };
+		m->fed[nfed].value = (ProtobufCBinaryData){len, (uint8_t *)der};
 		m->fedp[nfed] = &m->fed[nfed];
 		nfed++;
 	}
@@ -622,7 +622,7 @@ static void bundles_msg_release(struct bundles_msg *m)
 static int bundles_msg_build(struct workload_api *api, char **eids, size_t neids, bool jwt,
 			     struct bundles_msg *m)
 {
-	struct proc_info fake = { .entry_ids = eids, .nentry_ids = neids };
+	struct proc_info fake = {.entry_ids = eids, .nentry_ids = neids};
 	struct entry **ents = NULL;
 	size_t nents = 0, n = 0;
 	int r;
@@ -664,13 +664,13 @@ static int bundles_msg_build(struct workload_api *api, char **eids, size_t neids
 			bundle_jwks(m->b.v[i], &jwks, &len);
 			jwtbundles_response__bundles_entry__init(&m->je[n]);
 			m->je[n].key = m->keys[m->nkeys++];
-			m->je[n].value = (ProtobufCBinaryData){ len, (uint8_t *)jwks };
+			m->je[n].value = (ProtobufCBinaryData){len, (uint8_t *)jwks};
 			m->jep[n] = &m->je[n];
 		} else {
 			bundle_x509_der(m->b.v[i], &der, &len);
 			x509_bundles_response__bundles_entry__init(&m->xe[n]);
 			m->xe[n].key = m->keys[m->nkeys++];
-			m->xe[n].value = (ProtobufCBinaryData){ len, (uint8_t *)der };
+			m->xe[n].value = (ProtobufCBinaryData){len, (uint8_t *)der};
 			m->xep[n] = &m->xe[n];
 		}
 		n++;
@@ -842,8 +842,8 @@ static void stream_unlink(struct workload_api *api, struct stream *s)
 }
 
 /* Ends the stream's call with a status; under s->lock.  Unlink after unlocking. */
-static void stream_finish_locked(struct workload_api *api, struct stream *s,
-				 grpc_status_code code, const char *msg)
+static void stream_finish_locked(struct workload_api *api, struct stream *s, grpc_status_code code,
+				 const char *msg)
 {
 	if (!s->call)
 		return;
@@ -946,7 +946,7 @@ static void stream_eval(struct workload_api *api, struct stream *s)
 	if (!s->call)
 		goto out;
 	if (!s->resolved) {
-		struct rpc_peer peer = { .pid = s->pid, .uid = s->uid, .pidfd = s->pidfd };
+		struct rpc_peer peer = {.pid = s->pid, .uid = s->uid, .pidfd = s->pidfd};
 
 		r = caller_get(api, &peer, &pi, &code, msg, sizeof(msg));
 		if (r)
@@ -1133,8 +1133,8 @@ static void start_stream(struct rpc_call *call, struct workload_api *api, enum s
 	s->uid = peer->uid;
 	s->pidfd = peer->pidfd;
 	s->call = call;
-	s->id = (__atomic_add_fetch(&stream_serial, 1, __ATOMIC_RELAXED) << 32) |
-		(uint32_t)peer->pid;
+	s->id =
+	    (__atomic_add_fetch(&stream_serial, 1, __ATOMIC_RELAXED) << 32) | (uint32_t)peer->pid;
 	id = s->id;
 	s->refs = 1; /* the index's */
 	s->linked = true;
@@ -1271,7 +1271,8 @@ static void jwt_svid_job(struct workload_api *api, struct job *j)
 	}
 	r = caller_entries(api, pi, &ents, &nents);
 	if (r || !nents) {
-		refuse(api, j->call, r ? GRPC_STATUS_RESOURCE_EXHAUSTED : GRPC_STATUS_PERMISSION_DENIED,
+		refuse(api, j->call,
+		       r ? GRPC_STATUS_RESOURCE_EXHAUSTED : GRPC_STATUS_PERMISSION_DENIED,
 		       r ? "out of memory" : "no registration entry matches the calling process");
 		goto out;
 	}
@@ -1297,8 +1298,9 @@ static void jwt_svid_job(struct workload_api *api, struct job *j)
 				 e->jwt_svid_ttl ? e->jwt_svid_ttl : ENTRY_JWT_TTL_DEFAULT, 0,
 				 &tokens[n]);
 		if (r) {
-			log_error("\"workload api: cannot mint JWT-SVID\" spiffe_id=%s error=\"%s\"",
-				  e->spiffe_id, strerror(-r));
+			log_error(
+			    "\"workload api: cannot mint JWT-SVID\" spiffe_id=%s error=\"%s\"",
+			    e->spiffe_id, strerror(-r));
 			refuse(api, j->call, GRPC_STATUS_UNAVAILABLE, "cannot mint a JWT-SVID now");
 			goto out;
 		}
@@ -1316,7 +1318,8 @@ static void jwt_svid_job(struct workload_api *api, struct job *j)
 		goto out;
 	}
 	if (!workload_pidfd_alive(peer->pidfd)) {
-		refuse(api, j->call, GRPC_STATUS_PERMISSION_DENIED, "the calling process has exited");
+		refuse(api, j->call, GRPC_STATUS_PERMISSION_DENIED,
+		       "the calling process has exited");
 		goto out;
 	}
 	resp.n_svids = n;
@@ -1356,8 +1359,8 @@ static void h_fetch_jwt_svid(struct rpc_call *call, const ProtobufCMessage *msg,
 					"audience[%zu] is empty", i);
 			return;
 		}
-	if (req->spiffe_id[0] && (spiffeid_parse(req->spiffe_id, &id, NULL, 0) < 0 ||
-				  !id.path_len)) {
+	if (req->spiffe_id[0] &&
+	    (spiffeid_parse(req->spiffe_id, &id, NULL, 0) < 0 || !id.path_len)) {
 		rpc_call_finish(call, GRPC_STATUS_INVALID_ARGUMENT,
 				"spiffe_id is not a workload SPIFFE ID");
 		return;
@@ -1517,7 +1520,7 @@ static void validate_job(struct workload_api *api, struct job *j)
 	struct bundle_set *set = NULL;
 	struct proc_info *pi = NULL;
 	struct entry **ents = NULL;
-	struct bundles b = { 0 };
+	struct bundles b = {0};
 	json_object *cj = NULL;
 	const char *reason = NULL;
 	size_t nents = 0;
@@ -1542,10 +1545,10 @@ static void validate_job(struct workload_api *api, struct job *j)
 		r = bundle_set_put(set, b.v[i]);
 	if (r) {
 		refuse(api, j->call,
-		       r == -EPERM	 ? GRPC_STATUS_PERMISSION_DENIED
+		       r == -EPERM    ? GRPC_STATUS_PERMISSION_DENIED
 		       : r == -EAGAIN ? GRPC_STATUS_UNAVAILABLE
 				      : GRPC_STATUS_RESOURCE_EXHAUSTED,
-		       r == -EPERM	 ? "no registration entry matches the calling process"
+		       r == -EPERM    ? "no registration entry matches the calling process"
 		       : r == -EAGAIN ? "trust bundle not ready; retry"
 				      : "out of memory");
 		goto out;
@@ -1635,8 +1638,8 @@ static grpc_status_code workload_check(struct rpc_call *call, void *arg, char *m
 
 /* ---- events ---- */
 
-void workload_api_process_changed(struct workload_api *api, uint32_t tgid,
-				  uint64_t start_ticks, bool gone)
+void workload_api_process_changed(struct workload_api *api, uint32_t tgid, uint64_t start_ticks,
+				  bool gone)
 {
 	if (!api)
 		return;
@@ -1696,7 +1699,7 @@ static void raise_nofile(unsigned want)
 int workload_api_start(const struct workload_opts *opts, const struct workload_deps *deps,
 		       struct workload_api **ret)
 {
-	struct rpc_server_opts ro = { .mode = 0666, .check = workload_check };
+	struct rpc_server_opts ro = {.mode = 0666, .check = workload_check};
 	struct workload_api *api;
 	long ncpu;
 	int r;
@@ -1726,9 +1729,10 @@ int workload_api_start(const struct workload_opts *opts, const struct workload_d
 		 api->opts.proc_root ? api->opts.proc_root : "/proc");
 	api->opts.proc_root = api->proc_root;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	api->nworkers = api->opts.workers
-			    ? api->opts.workers
-			    : (unsigned)(ncpu < 2 ? 2 : ncpu > 8 ? 8 : ncpu);
+	api->nworkers = api->opts.workers ? api->opts.workers
+					  : (unsigned)(ncpu < 2	  ? 2
+						       : ncpu > 8 ? 8
+								  : ncpu);
 	pthread_mutex_init(&api->lock, NULL);
 	pthread_mutex_init(&api->qlock, NULL);
 	pthread_cond_init(&api->qcond, NULL);

@@ -76,9 +76,9 @@ struct workload_opts {
 struct workload_deps {
 	struct proctable *pt;
 	struct matcher *matcher;
-	struct ca *ca;		   /* signs JWT-SVIDs */
+	struct ca *ca;		    /* signs JWT-SVIDs */
 	struct bundle_set *bundles; /* this trust domain's bundle and the federated ones */
-	struct svid_cache *cache;  /* X.509-SVIDs by entry id */
+	struct svid_cache *cache;   /* X.509-SVIDs by entry id */
 	const char *trust_domain;
 };
 
@@ -97,8 +97,8 @@ void workload_api_stop(struct workload_api *api);
  * queues a re-check of the streams of (tgid, start_ticks).  Cheap when the
  * process has no stream.
  */
-void workload_api_process_changed(struct workload_api *api, uint32_t tgid,
-				  uint64_t start_ticks, bool gone);
+void workload_api_process_changed(struct workload_api *api, uint32_t tgid, uint64_t start_ticks,
+				  bool gone);
 /* The bundle set changed (CA rotation, federation): every stream is re-sent if it differs. */
 void workload_api_bundles_changed(struct workload_api *api);
 

@@ -39,7 +39,7 @@ TEST(svid_cache_minted_when_process_appears)
 	struct wl_fixture f;
 	struct svid_cached *s = NULL;
 	struct svid_cache_stats st;
-	struct heard h = { 0 };
+	struct heard h = {0};
 	char id[ENTRY_ID_LEN + 1];
 	time_t now = time(NULL);
 
@@ -78,7 +78,8 @@ TEST(svid_cache_renews_at_half_life)
 	char id[ENTRY_ID_LEN + 1];
 	time_t now = time(NULL);
 
-	ASSERT_OK(wl_setup_with(&f, &(struct svid_cache_opts){ .manual = true, .x509_ttl_max = 100 }));
+	ASSERT_OK(
+	    wl_setup_with(&f, &(struct svid_cache_opts){.manual = true, .x509_ttl_max = 100}));
 	ASSERT_OK(wl_add_entry(&f, SID, SEL, NULL, NULL, id));
 	ASSERT_OK(wl_add_process(&f, getpid(), 4242));
 	ASSERT_EQ(svid_cache_run(f.cache, now), 1);
@@ -109,7 +110,7 @@ TEST(svid_cache_replaced_on_update_dropped_on_delete)
 	struct svid_cached *s1 = NULL, *s2 = NULL;
 	struct entry *e = NULL, *old = NULL;
 	struct svid_cache_stats st;
-	struct heard h = { 0 };
+	struct heard h = {0};
 	char id[ENTRY_ID_LEN + 1];
 	time_t now = time(NULL);
 
@@ -184,7 +185,8 @@ TEST(svid_cache_unneeded_dropped_at_renewal_time)
 	wl_teardown(&f);
 }
 
-/* A caller that comes before the cache warmed gets an SVID minted on the spot, counted as a miss. */
+/* A caller that comes before the cache warmed gets an SVID minted on the spot, counted as a miss.
+ */
 TEST(svid_cache_mint_on_miss_is_a_fallback)
 {
 	struct wl_fixture f;
@@ -231,7 +233,8 @@ TEST(svid_cache_queue_overflow_rereads_table)
 	wl_teardown(&f);
 }
 
-/* Thread mode: the SVID is there by the time a caller would ask, with no mint on the request path. */
+/* Thread mode: the SVID is there by the time a caller would ask, with no mint on the request path.
+ */
 TEST(svid_cache_thread_warms_before_request)
 {
 	struct wl_fixture f;

@@ -170,7 +170,7 @@ TEST(workload_resolve_refuses_recycled_pid)
 	struct wl_fixture f;
 	struct proc_info *pi = NULL;
 	_cleanup_close_ int pidfd = -1, pidfd2 = -1;
-	struct procfs fs = { "/proc", NULL };
+	struct procfs fs = {"/proc", NULL};
 	struct proc_state st;
 	char root[128], exe[512];
 	pid_t child, child2;
@@ -205,7 +205,8 @@ TEST(workload_resolve_refuses_recycled_pid)
 	wl_teardown(&f);
 }
 
-/* The process exec'd another file and the table has not caught up: not yet, not the old identity. */
+/* The process exec'd another file and the table has not caught up: not yet, not the old identity.
+ */
 TEST(workload_resolve_stale_exe_is_unavailable)
 {
 	struct wl_fixture f;
@@ -343,18 +344,19 @@ TEST(workload_security_header_required)
 		struct rpc_status st;
 
 		ASSERT_OK(wl_client(&f, true, &c));
-		ASSERT_OK(rpc_client_call_raw(c, WORKLOAD_METHOD_FETCH_JWT_SVID, "\xff\xff\xff", 3,
-					      &st));
+		ASSERT_OK(
+		    rpc_client_call_raw(c, WORKLOAD_METHOD_FETCH_JWT_SVID, "\xff\xff\xff", 3, &st));
 		rpc_client_free(c);
 		ASSERT_EQ(st.code, GRPC_STATUS_INVALID_ARGUMENT);
 	}
 	wl_teardown(&f);
 }
 
-/* Unknown to the table, attestation incomplete: UNAVAILABLE; known but unmatched: PERMISSION_DENIED. */
+/* Unknown to the table, attestation incomplete: UNAVAILABLE; known but unmatched:
+ * PERMISSION_DENIED. */
 TEST(workload_refusals_unavailable_and_permission_denied)
 {
-	static const char *const aud[] = { "x" };
+	static const char *const aud[] = {"x"};
 	X509SVIDResponse *x = NULL;
 	JWTSVIDResponse *j = NULL;
 	struct wl_fixture f;
@@ -421,9 +423,9 @@ static pid_t uid_caller(uid_t uid, int *go, int *out)
 	{
 		char sock[256] = "";
 		ssize_t n = read(g[0], sock, sizeof(sock) - 1);
-		struct wl_fixture f = { 0 };
+		struct wl_fixture f = {0};
 		X509SVIDResponse *resp = NULL;
-		struct rpc_status st = { 0 };
+		struct rpc_status st = {0};
 		FILE *w = fdopen(o[1], "w");
 
 		if (n <= 0 || !w || setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
@@ -511,10 +513,11 @@ static void describe(const ProtobufCMessage *msg, char *buf, size_t len)
 		const X509SVIDResponse *x = (const void *)msg;
 
 		for (size_t i = 0; i < x->n_svids; i++)
-			n += snprintf(buf + n, len - n, "%s:%zu:%02x%02x%02x%02x ",
-				      x->svids[i]->spiffe_id, x->svids[i]->x509_svid.len,
-				      x->svids[i]->x509_svid.data[20], x->svids[i]->x509_svid.data[21],
-				      x->svids[i]->x509_svid.data[22], x->svids[i]->x509_svid.data[23]);
+			n += snprintf(
+			    buf + n, len - n, "%s:%zu:%02x%02x%02x%02x ", x->svids[i]->spiffe_id,
+			    x->svids[i]->x509_svid.len, x->svids[i]->x509_svid.data[20],
+			    x->svids[i]->x509_svid.data[21], x->svids[i]->x509_svid.data[22],
+			    x->svids[i]->x509_svid.data[23]);
 		for (size_t i = 0; i < x->n_federated_bundles && n < len; i++)
 			n += snprintf(buf + n, len - n, "fed=%s ", x->federated_bundles[i]->key);
 	} else if (msg->descriptor == &x509_bundles_response__descriptor) {
@@ -594,8 +597,8 @@ static bool watch_wait(struct watch *w, int n)
 TEST(workload_stream_renewal_then_exec_denied)
 {
 	X509SVIDRequest req = X509_SVIDREQUEST__INIT;
-	struct svid_cache_opts co = { .manual = true, .x509_ttl_max = 100 };
-	struct procfs fs = { "/proc", NULL };
+	struct svid_cache_opts co = {.manual = true, .x509_ttl_max = 100};
+	struct procfs fs = {"/proc", NULL};
 	struct wl_fixture f;
 	struct proc_state st;
 	struct watch w;
@@ -675,8 +678,8 @@ TEST(workload_stream_bundle_change)
 
 TEST(workload_jwt_svid_fetch_and_validate)
 {
-	static const char *const aud[] = { "x", "y" };
-	static const char *const empty[] = { "" };
+	static const char *const aud[] = {"x", "y"};
+	static const char *const empty[] = {""};
 	JWTSVIDResponse *j = NULL;
 	ValidateJWTSVIDResponse *v = NULL;
 	struct wl_fixture f;
@@ -775,14 +778,15 @@ TEST(workload_federation_and_hints)
 		JWTBundlesResponse *jb = NULL;
 
 		ASSERT_OK(wl_first(&f, WORKLOAD_METHOD_FETCH_JWT_BUNDLES, &req.base,
-				   &jwtbundles_response__descriptor, (ProtobufCMessage **)&jb, &st));
+				   &jwtbundles_response__descriptor, (ProtobufCMessage **)&jb,
+				   &st));
 		ASSERT_EQ(st.code, GRPC_STATUS_OK);
 		ASSERT_EQ(jb->n_bundles, 2);
 		ASSERT_STREQ(jb->bundles[0]->key, "spiffe://" WL_TD);
 		ASSERT_STREQ(jb->bundles[1]->key, "spiffe://" WL_FED_TD);
 		for (size_t i = 0; i < jb->n_bundles; i++) {
-			_cleanup_free_ char *text = strndup((char *)jb->bundles[i]->value.data,
-							    jb->bundles[i]->value.len);
+			_cleanup_free_ char *text =
+			    strndup((char *)jb->bundles[i]->value.data, jb->bundles[i]->value.len);
 			json_object *o = text ? json_tokener_parse(text) : NULL, *keys = NULL;
 
 			ASSERT_NOT_NULL(o);
@@ -820,7 +824,7 @@ static long now_us(void)
 TEST(workload_numbers_first_svid_and_jwt_rate)
 {
 	enum { N = 300 };
-	static const char *const aud[] = { "bench" };
+	static const char *const aud[] = {"bench"};
 	static long lat[N];
 	JWTSVIDRequest jreq = JWTSVIDREQUEST__INIT;
 	struct svid_cache_stats cs;

@@ -46,7 +46,8 @@ int wl_setup_with(struct wl_fixture *f, const struct svid_cache_opts *copts);
 int wl_start(struct wl_fixture *f);
 void wl_teardown(struct wl_fixture *f);
 
-/* Adds an entry granting spiffe_id to processes with selector sel; its id into ret_id (37 bytes). */
+/* Adds an entry granting spiffe_id to processes with selector sel; its id into ret_id (37 bytes).
+ */
 int wl_add_entry(struct wl_fixture *f, const char *spiffe_id, const char *sel, const char *hint,
 		 const char *federates_with, char *ret_id);
 /* Puts process pid (as /proc shows it) into the table with uid and euid set to uid. */
@@ -57,8 +58,7 @@ int wl_client(struct wl_fixture *f, bool header, struct rpc_client **ret);
 
 /* The first message of a stream (NULL and the status if there was none). */
 int wl_first(struct wl_fixture *f, const char *method, const ProtobufCMessage *req,
-	     const ProtobufCMessageDescriptor *type, ProtobufCMessage **ret,
-	     struct rpc_status *st);
+	     const ProtobufCMessageDescriptor *type, ProtobufCMessage **ret, struct rpc_status *st);
 /* The first message of FetchX509SVID as the calling (this) process. */
 int wl_fetch_x509(struct wl_fixture *f, X509SVIDResponse **ret, struct rpc_status *st);
 

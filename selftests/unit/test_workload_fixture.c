@@ -33,7 +33,7 @@ static int match_hook(void *ctx, const char *const *sel, size_t n, struct strv *
 		      struct strv *ids)
 {
 	struct wl_fixture *f = ctx;
-	struct strv2 o = { eids, ids };
+	struct strv2 o = {eids, ids};
 	int r = matcher_match(f->m, sel, n, push_match, &o);
 
 	return r < 0 ? r : 0;
@@ -71,7 +71,7 @@ static int put_bundle(struct bundle_set *set, struct ca *ca)
 
 int wl_setup(struct wl_fixture *f, bool auto_cache)
 {
-	struct svid_cache_opts o = { .manual = !auto_cache };
+	struct svid_cache_opts o = {.manual = !auto_cache};
 
 	return wl_setup_with(f, &o);
 }
@@ -79,9 +79,8 @@ int wl_setup(struct wl_fixture *f, bool auto_cache)
 int wl_setup_with(struct wl_fixture *f, const struct svid_cache_opts *copts)
 {
 	struct proctable_hooks hooks = {
-	    .ctx = f, .digest = digest_hook, .match = match_hook, .changed = changed_hook
-	};
-	struct ca_opts co = { .trust_domain = WL_TD };
+	    .ctx = f, .digest = digest_hook, .match = match_hook, .changed = changed_hook};
+	struct ca_opts co = {.trust_domain = WL_TD};
 	struct svid_cache_deps cd;
 	char fed_dir[96];
 	int r;
@@ -116,7 +115,7 @@ int wl_setup_with(struct wl_fixture *f, const struct svid_cache_opts *copts)
 	if (r)
 		return r;
 	f->copts = *copts;
-	cd = (struct svid_cache_deps){ f->ca, f->m, f->pt };
+	cd = (struct svid_cache_deps){f->ca, f->m, f->pt};
 	r = svid_cache_new(&f->copts, &cd, &f->cache);
 	if (r)
 		return r;
@@ -146,7 +145,7 @@ void wl_teardown(struct wl_fixture *f)
 
 	/* No hook runs once this returns, so the API and cache can go. */
 	if (f->pt) {
-		struct proctable_hooks none = { 0 };
+		struct proctable_hooks none = {0};
 
 		proctable_set_hooks(f->pt, &none);
 	}
@@ -191,7 +190,7 @@ int wl_add_entry(struct wl_fixture *f, const char *spiffe_id, const char *sel, c
 
 int wl_add_process(struct wl_fixture *f, pid_t pid, uid_t uid)
 {
-	struct procfs fs = { "/proc", NULL };
+	struct procfs fs = {"/proc", NULL};
 	struct proc_state st;
 	int r = procfs_read(&fs, (uint32_t)pid, &st);
 
@@ -230,10 +229,9 @@ static int keep_first(const ProtobufCMessage *msg, void *arg)
 }
 
 int wl_first(struct wl_fixture *f, const char *method, const ProtobufCMessage *req,
-	     const ProtobufCMessageDescriptor *type, ProtobufCMessage **ret,
-	     struct rpc_status *st)
+	     const ProtobufCMessageDescriptor *type, ProtobufCMessage **ret, struct rpc_status *st)
 {
-	struct first_msg fm = { .type = type };
+	struct first_msg fm = {.type = type};
 	struct rpc_client *c;
 	int r = wl_client(f, true, &c);
 
@@ -255,7 +253,7 @@ int wl_fetch_x509(struct wl_fixture *f, X509SVIDResponse **ret, struct rpc_statu
 			&x509_svidresponse__descriptor, (ProtobufCMessage **)ret, st);
 }
 
-static STACK_OF(X509) *der_certs(const uint8_t *der, size_t len)
+static STACK_OF(X509) * der_certs(const uint8_t *der, size_t len)
 {
 	STACK_OF(X509) *sk = sk_X509_new_null();
 	const unsigned char *p = der, *end = der + len;
@@ -311,7 +309,7 @@ bool wl_svid_ok(const X509SVID *s, char *why, size_t len)
 			continue;
 		nuri++;
 		uri_ok = (size_t)ASN1_STRING_length(g->d.uniformResourceIdentifier) ==
-				 strlen(s->spiffe_id) &&
+			     strlen(s->spiffe_id) &&
 			 memcmp(ASN1_STRING_get0_data(g->d.uniformResourceIdentifier), s->spiffe_id,
 				strlen(s->spiffe_id)) == 0;
 	}

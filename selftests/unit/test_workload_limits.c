@@ -142,15 +142,18 @@ TEST(workload_limit_request_bytes)
 	req.svid = big;
 	ASSERT_OK(wl_client(&f, true, &c));
 	/* far over: gRPC's own ceiling refuses it before it is buffered */
-	ASSERT_OK(rpc_client_call(c, WORKLOAD_METHOD_VALIDATE_JWT_SVID, &req.base, NULL, NULL, &st));
+	ASSERT_OK(
+	    rpc_client_call(c, WORKLOAD_METHOD_VALIDATE_JWT_SVID, &req.base, NULL, NULL, &st));
 	ASSERT_EQ(st.code, GRPC_STATUS_RESOURCE_EXHAUSTED);
 	/* a little over: refused (and logged) by rpc_server */
 	big[6000] = '\0';
-	ASSERT_OK(rpc_client_call(c, WORKLOAD_METHOD_VALIDATE_JWT_SVID, &req.base, NULL, NULL, &st));
+	ASSERT_OK(
+	    rpc_client_call(c, WORKLOAD_METHOD_VALIDATE_JWT_SVID, &req.base, NULL, NULL, &st));
 	ASSERT_EQ(st.code, GRPC_STATUS_RESOURCE_EXHAUSTED);
 	/* the same connection still serves a call that fits */
 	big[100] = '\0';
-	ASSERT_OK(rpc_client_call(c, WORKLOAD_METHOD_VALIDATE_JWT_SVID, &req.base, NULL, NULL, &st));
+	ASSERT_OK(
+	    rpc_client_call(c, WORKLOAD_METHOD_VALIDATE_JWT_SVID, &req.base, NULL, NULL, &st));
 	ASSERT_EQ(st.code, GRPC_STATUS_INVALID_ARGUMENT); /* not a token, but read */
 	rpc_client_free(c);
 	free(big);
@@ -164,7 +167,7 @@ struct flooder {
 
 static void *flood(void *arg)
 {
-	static const char *const aud[] = { "x" };
+	static const char *const aud[] = {"x"};
 	struct flooder *fl = arg;
 	JWTSVIDRequest req = JWTSVIDREQUEST__INIT;
 	struct rpc_client *c;
@@ -175,7 +178,8 @@ static void *flood(void *arg)
 	if (wl_client(fl->f, true, &c))
 		return NULL;
 	for (int i = 0; i < 10; i++) {
-		if (rpc_client_call(c, WORKLOAD_METHOD_FETCH_JWT_SVID, &req.base, NULL, NULL, &st)) {
+		if (rpc_client_call(c, WORKLOAD_METHOD_FETCH_JWT_SVID, &req.base, NULL, NULL,
+				    &st)) {
 			fl->other++;
 			continue;
 		}
@@ -204,7 +208,7 @@ TEST(workload_limit_call_timeout)
 	f.wopts.call_timeout_ms = 1;
 	ASSERT_OK(wl_start(&f));
 	for (int i = 0; i < 32; i++) {
-		fl[i] = (struct flooder){ .f = &f };
+		fl[i] = (struct flooder){.f = &f};
 		ASSERT_OK(-pthread_create(&t[i], NULL, flood, &fl[i]));
 	}
 	for (int i = 0; i < 32; i++) {
@@ -222,7 +226,7 @@ TEST(workload_limit_call_timeout)
 
 static int raw_connect(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	strcpy(sa.sun_path, path);
@@ -236,7 +240,7 @@ static int raw_connect(const char *path)
 /* True if the server has closed fd (EOF now). */
 static bool closed_by_server(int fd)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 	char b;
 
 	return poll(&p, 1, 0) == 1 && read(fd, &b, 1) <= 0;
