@@ -17,6 +17,8 @@ pkgs=(
 	postgresql python3-yaml
 	# benchmarks
 	jq gnuplot-nox
+	# tests: real containers (a private dockerd; an image from a static busybox)
+	docker.io busybox-static
 )
 
 missing=()

@@ -102,10 +102,15 @@ int http_get(const struct http_req *req, struct http_resp *ret, char *err, size_
 
 	cc = curl_easy_perform(c);
 	if (cc != CURLE_OK) {
+		/* Over a unix socket, curl's "localhost port 80" would name the wrong place. */
+		const char *where = req->unix_socket ? req->unix_socket : req->url;
+
 		if (s.over)
-			snprintf(err, errlen, "%s: response larger than %zu bytes", req->url, s.max);
+			snprintf(err, errlen, "%s: response larger than %zu bytes", where, s.max);
+		else if (req->unix_socket && cc == CURLE_COULDNT_CONNECT)
+			snprintf(err, errlen, "%s: cannot connect", where);
 		else
-			snprintf(err, errlen, "%s: %s", req->url, ebuf[0] ? ebuf : curl_easy_strerror(cc));
+			snprintf(err, errlen, "%s: %s", where, ebuf[0] ? ebuf : curl_easy_strerror(cc));
 		r = cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT
 		    : cc == CURLE_COULDNT_CONNECT  ? -ECONNREFUSED
 		    : s.over			   ? -EFBIG
