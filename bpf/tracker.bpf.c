@@ -345,11 +345,28 @@ static __always_inline struct scratch *fill_state(struct task_struct *task, stru
 	return s;
 }
 
+/*
+ * Only exec and cgroup moves change an identity: they wake attestd at once.
+ * Forks and exits ride along without a wake-up (attestd drains the buffer
+ * on a short timer too) unless the buffer is filling, which halves the
+ * wake-ups an exec storm costs.
+ */
+#define LAZY_WAKEUP_LIMIT (256 << 10)
+
+static __always_inline __u64 wakeup_flags(__u32 type)
+{
+	if (type == EV_EXEC || type == EV_CGROUP)
+		return 0;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > LAZY_WAKEUP_LIMIT)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void publish(struct scratch *s)
 {
 	if (bpf_map_update_elem(&procs, &s->ev.state.tgid, &s->ev.state, BPF_ANY))
 		stat_inc(STAT_MAP_FULL);
-	if (bpf_ringbuf_output(&events, &s->ev, sizeof(s->ev), 0))
+	if (bpf_ringbuf_output(&events, &s->ev, sizeof(s->ev), wakeup_flags(s->ev.type)))
 		stat_inc(STAT_EVENTS_LOST);
 	else
 		stat_inc(STAT_EVENTS);
@@ -400,7 +417,7 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 	e->start_ns = BPF_CORE_READ(p, group_leader, start_boottime);
 	e->exit_code = BPF_CORE_READ(p, exit_code);
 	e->pad = 0;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wakeup_flags(EV_EXIT));
 	stat_inc(STAT_EVENTS);
 	return 0;
 }

@@ -57,10 +57,18 @@ struct daemon {
 	uint64_t resyncs;
 };
 
+/*
+ * Events that do not wake attestd (forks, exits) and deferred fork
+ * derivations wait at most this long; an exec is handled at once.
+ */
+#define DRAIN_MS 25
+#define FORK_DEFER_NS (20 * 1000000ULL)
+
 static void on_state(void *ctx, __u32 type, const struct proc_state *st)
 {
 	struct daemon *d = ctx;
-	int r = proctable_upsert(d->pt, st);
+	/* A fork's identity is its parent's until it execs, which most do at once. */
+	int r = proctable_upsert_flags(d->pt, st, type == EV_FORK ? PROCTABLE_DEFER : 0);
 
 	if (r < 0)
 		log_warn("\"cannot update process\" pid=%u error=\"%s\"", st->tgid, strerror(-r));
@@ -510,15 +518,18 @@ static int run(struct daemon *d, int argc, char **argv)
 	epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
 
 	for (;;) {
-		int n = epoll_wait(ep, evs, ARRAY_SIZE(evs), -1);
+		int n = epoll_wait(ep, evs, ARRAY_SIZE(evs), DRAIN_MS);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -errno;
+		/* Drain what came without a wake-up, then derive the forks that did not exec. */
+		tracker_poll(d->tracker, 0);
+		proctable_derive_pending(d->pt, FORK_DEFER_NS);
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.u32 == 0) {
-				tracker_poll(d->tracker, 0);
+				continue; /* drained above */
 			} else if (evs[i].data.u32 == 2) {
 				uint64_t ticks;
 

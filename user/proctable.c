@@ -9,8 +9,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "cleanup.h"
+#include "namecache.h"
 #include "proctable.h"
 #include "proctable_hooks.h"
 #include "selectors.h"
@@ -30,6 +32,14 @@ struct pentry {
 	char **eids;
 	size_t neids;
 	uint64_t generation;
+	bool pending; /* facts in, selectors not derived yet (a fresh fork) */
+};
+
+/* Forked records waiting for their derivation, oldest first. */
+struct pending {
+	uint32_t tgid;
+	uint64_t ticks;
+	uint64_t since_ns; /* CLOCK_MONOTONIC */
 };
 
 struct proctable {
@@ -38,7 +48,18 @@ struct proctable {
 	size_t nbuckets; /* power of two */
 	size_t count;
 	struct proctable_hooks hooks;
+	struct namecache *names;
+	struct pending *pend; /* ring of npend_cap */
+	size_t pend_head, npend, npend_cap;
 };
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
 
 uint64_t proc_ns_to_ticks(uint64_t ns)
 {
@@ -57,7 +78,8 @@ int proctable_new(struct proctable **ret)
 		return -ENOMEM;
 	pt->nbuckets = 1024;
 	pt->buckets = calloc(pt->nbuckets, sizeof(*pt->buckets));
-	if (!pt->buckets) {
+	if (!pt->buckets || namecache_new(&pt->names) < 0) {
+		free(pt->buckets);
 		free(pt);
 		return -ENOMEM;
 	}
@@ -95,6 +117,8 @@ void proctable_free(struct proctable *pt)
 		}
 	}
 	free(pt->buckets);
+	free(pt->pend);
+	namecache_free(pt->names);
 	pthread_rwlock_destroy(&pt->lock);
 	free(pt);
 }
@@ -191,6 +215,7 @@ static int rederive(struct proctable *pt, struct pentry *e)
 		.st = &e->st,
 		.lineage = (const char *const *)e->lineage,
 		.nlineage = e->nlineage,
+		.names = pt->names,
 	};
 	struct strv sel = { 0 }, ids = { 0 }, eids = { 0 };
 	bool changed;
@@ -212,6 +237,7 @@ static int rederive(struct proctable *pt, struct pentry *e)
 		strv_sort_unique(&ids);
 		strv_sort_unique(&eids);
 	}
+	e->pending = false;
 	changed = !same_strs(e->eids, e->neids, eids.v, eids.n);
 	strv_free_array(e->sel, e->nsel);
 	strv_free_array(e->ids, e->nids);
@@ -229,7 +255,38 @@ static int rederive(struct proctable *pt, struct pentry *e)
 	return 0;
 }
 
+/* Queues e for proctable_derive_pending(); full queue: derive now. */
+static int defer(struct proctable *pt, struct pentry *e)
+{
+	if (pt->npend == pt->npend_cap) {
+		size_t cap = pt->npend_cap ? pt->npend_cap * 2 : 256;
+		struct pending *v;
+
+		if (cap > 65536)
+			return rederive(pt, e);
+		v = calloc(cap, sizeof(*v));
+		if (!v)
+			return rederive(pt, e);
+		for (size_t i = 0; i < pt->npend; i++)
+			v[i] = pt->pend[(pt->pend_head + i) % pt->npend_cap];
+		free(pt->pend);
+		pt->pend = v;
+		pt->pend_head = 0;
+		pt->npend_cap = cap;
+	}
+	pt->pend[(pt->pend_head + pt->npend) % pt->npend_cap] =
+		(struct pending){ e->st.tgid, e->ticks, mono_ns() };
+	pt->npend++;
+	e->pending = true;
+	return 0;
+}
+
 int proctable_upsert(struct proctable *pt, const struct proc_state *st)
+{
+	return proctable_upsert_flags(pt, st, 0);
+}
+
+int proctable_upsert_flags(struct proctable *pt, const struct proc_state *st, unsigned flags)
 {
 	uint64_t ticks = proc_ns_to_ticks(st->start_ns);
 	struct pentry **pp, *e;
@@ -258,9 +315,10 @@ int proctable_upsert(struct proctable *pt, const struct proc_state *st)
 	e->st = *st;
 	e->ticks = ticks;
 	if (fresh) {
+		/* Lineage now: the parent may exec before the deferred derivation. */
 		r = inherit_lineage(pt, e);
 		if (r == 0)
-			r = rederive(pt, e);
+			r = (flags & PROCTABLE_DEFER) ? defer(pt, e) : rederive(pt, e);
 		if (r < 0) {
 			pentry_free(e);
 			pthread_rwlock_unlock(&pt->lock);
@@ -350,20 +408,54 @@ static int snapshot(const struct pentry *e, struct proc_info **ret)
 	return 0;
 }
 
+int proctable_derive_pending(struct proctable *pt, uint64_t min_age_ns)
+{
+	uint64_t now = mono_ns();
+	int n = 0;
+
+	pthread_rwlock_wrlock(&pt->lock);
+	while (pt->npend) {
+		struct pending *p = &pt->pend[pt->pend_head];
+		struct pentry *e;
+
+		if (now - p->since_ns < min_age_ns)
+			break;
+		e = *find_slot(pt, p->tgid);
+		/* exec'd meanwhile (derived then), exited, or a new process: skip */
+		if (e && e->ticks == p->ticks && e->pending && rederive(pt, e) == 0)
+			n++;
+		pt->pend_head = (pt->pend_head + 1) % pt->npend_cap;
+		pt->npend--;
+	}
+	pthread_rwlock_unlock(&pt->lock);
+	return n;
+}
+
 int proctable_get(struct proctable *pt, uint32_t tgid, uint64_t start_time,
 		  struct proc_info **ret)
 {
+	bool write = false;
 	struct pentry *e;
 	int r;
 
 	pthread_rwlock_rdlock(&pt->lock);
+again:
 	e = *find_slot(pt, tgid);
-	if (!e)
+	if (!e) {
 		r = -ENOENT;
-	else if (start_time && e->ticks != start_time)
+	} else if (start_time && e->ticks != start_time) {
 		r = -ESRCH;
-	else
-		r = snapshot(e, ret);
+	} else if (e->pending && !write) {
+		/* A fork asked before its derivation ran: derive it now. */
+		pthread_rwlock_unlock(&pt->lock);
+		pthread_rwlock_wrlock(&pt->lock);
+		write = true;
+		goto again;
+	} else {
+		r = e->pending ? rederive(pt, e) : 0;
+		if (r == 0)
+			r = snapshot(e, ret);
+	}
 	pthread_rwlock_unlock(&pt->lock);
 	return r;
 }
@@ -381,6 +473,7 @@ int proctable_list(struct proctable *pt, struct proc_info ***ret, size_t *ret_n)
 	size_t n = 0;
 	int r = 0;
 
+	proctable_derive_pending(pt, 0);
 	pthread_rwlock_rdlock(&pt->lock);
 	list = calloc(pt->count + 1, sizeof(*list));
 	if (!list) {

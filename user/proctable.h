@@ -37,6 +37,15 @@ void proctable_free(struct proctable *pt);
  * Selectors are derived here (see selectors.h).
  */
 int proctable_upsert(struct proctable *pt, const struct proc_state *st);
+/*
+ * With PROCTABLE_DEFER the facts go in now and the selectors are derived
+ * later by proctable_derive_pending() (or by the next change, or a lookup):
+ * most forks exec at once, and deriving the fork's copy would be wasted.
+ */
+#define PROCTABLE_DEFER (1U << 0)
+int proctable_upsert_flags(struct proctable *pt, const struct proc_state *st, unsigned flags);
+/* Derives deferred records queued at least min_age_ns ago; returns how many. */
+int proctable_derive_pending(struct proctable *pt, uint64_t min_age_ns);
 /* Removes tgid if its start time is start_ns; -ENOENT otherwise. */
 int proctable_remove(struct proctable *pt, uint32_t tgid, uint64_t start_ns);
 size_t proctable_count(struct proctable *pt);

@@ -21,6 +21,8 @@ struct selector_input {
 	size_t nlineage;
 	/* container and pod metadata (meta_cache.h); NULL: the one selectors_container_set_meta() set */
 	struct meta_cache *meta;
+	/* user and group names; NULL: ask NSS directly */
+	struct namecache *names;
 };
 
 /* A growing list of strings; selectors_derive() sorts and dedupes it. */

@@ -167,9 +167,15 @@ void tracker_close(struct tracker *t)
 
 int tracker_poll(struct tracker *t, int timeout_ms)
 {
-	int r = ring_buffer__poll(t->rb, timeout_ms);
+	int r = ring_buffer__poll(t->rb, timeout_ms), c;
 
-	return r == -EINTR ? 0 : r;
+	if (r < 0 && r != -EINTR)
+		return r;
+	/* Events submitted without a wake-up do not make epoll ready: consume them too. */
+	c = ring_buffer__consume(t->rb);
+	if (c < 0)
+		return c;
+	return (r > 0 ? r : 0) + c;
 }
 
 int tracker_fd(struct tracker *t)

@@ -213,3 +213,33 @@ TEST(proctable_list_sorted_and_matched)
 	proc_info_list_free(list, n);
 	proctable_free(pt);
 }
+
+/* A deferred fork is derived by the sweep, by a lookup, or by its exec. */
+TEST(proctable_deferred_fork)
+{
+	struct changes c = { 0 };
+	struct proctable_hooks hooks = { .ctx = &c, .match = fake_match, .changed = count_changes };
+	struct proctable *pt;
+	struct proc_info *pi;
+	struct proc_state a = mk(1000, 1, 4242, "/bin/a"), b = mk(1001, 2, 4242, "/bin/b");
+
+	ASSERT_OK(proctable_new(&pt));
+	proctable_set_hooks(pt, &hooks);
+	ASSERT_OK(proctable_upsert_flags(pt, &a, PROCTABLE_DEFER));
+	ASSERT_OK(proctable_upsert_flags(pt, &b, PROCTABLE_DEFER));
+	ASSERT_EQ(c.updated, 0); /* nothing derived, nothing announced yet */
+	ASSERT_EQ(proctable_count(pt), 2);
+	/* too young for the sweep */
+	ASSERT_EQ(proctable_derive_pending(pt, 60ULL * 1000000000ULL), 0);
+	/* a lookup derives on demand */
+	ASSERT_OK(proctable_get(pt, 1000, 1, &pi));
+	ASSERT_EQ(pi->nentry_ids, 1);
+	ASSERT_TRUE(has(pi, "unix:path:/bin/a"));
+	proc_info_free(pi);
+	ASSERT_EQ(c.updated, 1);
+	/* the sweep takes the rest, and skips the one already derived */
+	ASSERT_EQ(proctable_derive_pending(pt, 0), 1);
+	ASSERT_EQ(c.updated, 2);
+	ASSERT_EQ(proctable_derive_pending(pt, 0), 0);
+	proctable_free(pt);
+}
