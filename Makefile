@@ -113,6 +113,9 @@ $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 	$(Q)mkdir -p $(BUILD)/gen
 	$(Q)$(PROTOC_C) --proto_path=proto --c_out=$(BUILD)/gen $<
 
+# One generated file may include another's header (workload -> struct).
+$(PB_OBJS): | $(PB_HDRS)
+
 $(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Wno-error -c $< -o $@

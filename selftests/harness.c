@@ -4,6 +4,8 @@
  * substrings; only tests whose name contains one of them run.  Each test
  * runs in a forked child so that a crash fails one test, not the run.
  */
+#include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -11,6 +13,8 @@
 #include "test.h"
 
 #define MAX_TESTS 512
+/* A test that runs longer than this has hung: it fails (SIGALRM), the run goes on. */
+#define TEST_TIMEOUT_S 300
 
 struct test_entry {
 	const char *name;
@@ -98,6 +102,9 @@ static int run_one(const struct test_entry *t, char *reason, size_t len)
 	if (pid < 0)
 		return 1;
 	if (pid == 0) {
+		/* Its own process group, so whatever it forks and leaves behind can be killed. */
+		setpgid(0, 0);
+		alarm(TEST_TIMEOUT_S);
 		close(pfd[0]);
 		t->fn();
 		fflush(stdout);
@@ -109,11 +116,16 @@ static int run_one(const struct test_entry *t, char *reason, size_t len)
 		_exit(state.failed ? 1 : 0);
 	}
 	close(pfd[1]);
+	/* Wait for the test, not for EOF: a leaked grandchild may hold the pipe open. */
+	if (waitpid(pid, &status, 0) < 0) {
+		close(pfd[0]);
+		return 1;
+	}
+	kill(-pid, SIGKILL);
+	fcntl(pfd[0], F_SETFL, O_NONBLOCK);
 	n = read(pfd[0], reason, len - 1);
 	reason[n > 0 ? n : 0] = '\0';
 	close(pfd[0]);
-	if (waitpid(pid, &status, 0) < 0)
-		return 1;
 	if (WIFSIGNALED(status)) {
 		printf("# killed by signal %d\n", WTERMSIG(status));
 		return 1;
