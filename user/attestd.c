@@ -305,7 +305,7 @@ static int containers_start(struct daemon *d, char *why, size_t len)
 	}
 	r = meta_cache_new(&o, &ops, &d->meta);
 	if (r == -EINVAL)
-		snprintf(why, len, "--docker-env-allow: a KEY has no '=' in it: %s",
+		snprintf(why, len, "--docker-env-allow %s: list keys (KEY,KEY), not KEY=VALUE",
 			 d->cfg.docker_env_allow);
 	else if (r < 0)
 		snprintf(why, len, "cannot start the container metadata worker: %s", strerror(-r));
