@@ -28,25 +28,25 @@ struct container_prefix {
 
 /* Longest first where one prefix starts another (crio-conmon- before crio-). */
 static const struct container_prefix prefixes[] = {
-	{ "cri-containerd-", CGROUP_RT_CONTAINERD, false },
-	{ "crio-conmon-", CGROUP_RT_CRIO, true },
-	{ "crio-", CGROUP_RT_CRIO, false },
-	{ "libpod-conmon-", CGROUP_RT_PODMAN, true },
-	{ "libpod-", CGROUP_RT_PODMAN, false },
-	{ "docker-", CGROUP_RT_DOCKER, false },
+    {"cri-containerd-", CGROUP_RT_CONTAINERD, false},
+    {"crio-conmon-", CGROUP_RT_CRIO, true},
+    {"crio-", CGROUP_RT_CRIO, false},
+    {"libpod-conmon-", CGROUP_RT_PODMAN, true},
+    {"libpod-", CGROUP_RT_PODMAN, false},
+    {"docker-", CGROUP_RT_DOCKER, false},
 };
 
 /* Roots a runtime or the kubelet makes its cgroups under; ".slice" counts too. */
-static const char *const runtime_roots[] = { "docker", "kubepods", "kubelet", "libpod_parent" };
+static const char *const runtime_roots[] = {"docker", "kubepods", "kubelet", "libpod_parent"};
 
 /* Unit types systemd puts processes in (slices hold units, never processes of their own). */
-static const char *const unit_suffixes[] = { ".service", ".scope", ".socket", ".mount", ".swap" };
+static const char *const unit_suffixes[] = {".service", ".scope", ".socket", ".mount", ".swap"};
 
 static const char *const runtime_names[] = {
-	[CGROUP_RT_DOCKER] = "docker",
-	[CGROUP_RT_CONTAINERD] = "containerd",
-	[CGROUP_RT_CRIO] = "crio",
-	[CGROUP_RT_PODMAN] = "podman",
+    [CGROUP_RT_DOCKER] = "docker",
+    [CGROUP_RT_CONTAINERD] = "containerd",
+    [CGROUP_RT_CRIO] = "crio",
+    [CGROUP_RT_PODMAN] = "podman",
 };
 
 const char *cgroup_runtime_name(enum cgroup_runtime rt)
@@ -57,7 +57,7 @@ const char *cgroup_runtime_name(enum cgroup_runtime rt)
 }
 
 static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
 {
 	va_list ap;
@@ -105,7 +105,7 @@ static bool is_container_id(const char *s, size_t len)
 /* A pod uid as the kubelet names pods: a lowercase UUID, or 32 hex digits (static pods). */
 static bool is_pod_uid(const char *s, size_t len)
 {
-	static const size_t dash[] = { 8, 13, 18, 23 };
+	static const size_t dash[] = {8, 13, 18, 23};
 
 	if (len == 32)
 		return is_lower_hex(s, len);
@@ -179,10 +179,10 @@ static bool is_kube_root(struct span c)
 		return true;
 	if (!span_ends(c, ".slice"))
 		return false;
-	stem = (struct span){ c.s, c.len - strlen(".slice") };
+	stem = (struct span){c.s, c.len - strlen(".slice")};
 	for (p = stem.s; p < stem.s + stem.len;) {
 		const char *e = memchr(p, '-', (size_t)(stem.s + stem.len - p));
-		struct span part = { p, e ? (size_t)(e - p) : (size_t)(stem.s + stem.len - p) };
+		struct span part = {p, e ? (size_t)(e - p) : (size_t)(stem.s + stem.len - p)};
 
 		if (span_is(part, "kubepods"))
 			return true;
@@ -213,33 +213,33 @@ struct parser {
 /* "...kubepods[-qos]-pod<uid_>.slice", inside the slice its name says it is in. */
 static enum claim pod_slice(struct parser *ps, struct span c)
 {
-	struct span stem = { c.s, c.len - strlen(".slice") }, raw, parent;
+	struct span stem = {c.s, c.len - strlen(".slice")}, raw, parent;
 	const char *dash = NULL;
 	bool kube = false;
 
 	for (size_t i = 0; i < stem.len; i++)
 		if (stem.s[i] == '-')
 			dash = stem.s + i;
-	if (!dash || !span_starts((struct span){ dash + 1, (size_t)(stem.s + stem.len - dash - 1) },
-				  "pod"))
+	if (!dash ||
+	    !span_starts((struct span){dash + 1, (size_t)(stem.s + stem.len - dash - 1)}, "pod"))
 		return CLAIM_NONE;
-	parent = (struct span){ stem.s, (size_t)(dash - stem.s) };
-	raw = (struct span){ dash + 4, (size_t)(stem.s + stem.len - dash - 4) };
+	parent = (struct span){stem.s, (size_t)(dash - stem.s)};
+	raw = (struct span){dash + 4, (size_t)(stem.s + stem.len - dash - 4)};
 	/* The chain above the pod must hold "kubepods", then at most a QoS class. */
 	{
 		struct span last = parent, up = parent;
 		const char *d = memrchr(parent.s, '-', parent.len);
 
 		if (d) {
-			last = (struct span){ d + 1, (size_t)(parent.s + parent.len - d - 1) };
-			up = (struct span){ parent.s, (size_t)(d - parent.s) };
+			last = (struct span){d + 1, (size_t)(parent.s + parent.len - d - 1)};
+			up = (struct span){parent.s, (size_t)(d - parent.s)};
 		}
 		if (span_is(last, "kubepods"))
 			kube = true;
 		else if (d && (span_is(last, "besteffort") || span_is(last, "burstable"))) {
 			const char *d2 = memrchr(up.s, '-', up.len);
-			struct span l2 = d2 ? (struct span){ d2 + 1, (size_t)(up.s + up.len - d2 - 1) }
-					    : up;
+			struct span l2 =
+			    d2 ? (struct span){d2 + 1, (size_t)(up.s + up.len - d2 - 1)} : up;
 
 			kube = span_is(l2, "kubepods");
 		}
@@ -252,9 +252,9 @@ static enum claim pod_slice(struct parser *ps, struct span c)
 	if (memchr(raw.s, '-', raw.len) || !is_pod_uid(ps->id, raw.len))
 		return CLAIM_NONE;
 	/* systemd nests a-b-c.slice in a-b.slice: any other parent is no systemd layout. */
-	if (ps->prev.s && !(span_ends(ps->prev, ".slice") &&
-			    ps->prev.len == parent.len + strlen(".slice") &&
-			    memcmp(ps->prev.s, parent.s, parent.len) == 0)) {
+	if (ps->prev.s &&
+	    !(span_ends(ps->prev, ".slice") && ps->prev.len == parent.len + strlen(".slice") &&
+	      memcmp(ps->prev.s, parent.s, parent.len) == 0)) {
 		fail(ps->err, ps->errlen, -EINVAL, "pod slice %.*s is not inside %.*s.slice",
 		     (int)c.len, c.s, (int)parent.len, parent.s);
 		return CLAIM_ERROR;
@@ -278,8 +278,8 @@ static enum claim classify(struct parser *ps, struct span c)
 
 		if (!span_starts(c, prefixes[i].prefix))
 			continue;
-		rest = (struct span){ c.s + strlen(prefixes[i].prefix),
-				      c.len - strlen(prefixes[i].prefix) };
+		rest = (struct span){c.s + strlen(prefixes[i].prefix),
+				     c.len - strlen(prefixes[i].prefix)};
 		if (span_ends(rest, ".scope"))
 			rest.len -= strlen(".scope");
 		if (!is_container_id(rest.s, rest.len))
@@ -292,7 +292,8 @@ static enum claim classify(struct parser *ps, struct span c)
 	if (span_ends(c, ".slice"))
 		return pod_slice(ps, c);
 	/* cgroupfs: pod<uid> under kubepods; where a namespace root hides kubepods, anywhere. */
-	if (span_starts(c, "pod") && c.len - 3 <= CGROUP_POD_UID_MAX && is_pod_uid(c.s + 3, c.len - 3) &&
+	if (span_starts(c, "pod") && c.len - 3 <= CGROUP_POD_UID_MAX &&
+	    is_pod_uid(c.s + 3, c.len - 3) &&
 	    (ps->kube || (ps->root_after_cid && ps->kube_after_cid) ||
 	     (ps->ns_relative && !ps->has_cid))) {
 		memcpy(ps->id, c.s + 3, c.len - 3);
@@ -339,8 +340,8 @@ static int claim_pod(struct parser *ps, struct cgroup_info *ret)
 			    ps->cid);
 	if (ps->has_pod) {
 		if (strcmp(ps->pod, ps->id) != 0)
-			return fail(ps->err, ps->errlen, -EINVAL, "two pods at one level: %s and %s",
-				    ps->pod, ps->id);
+			return fail(ps->err, ps->errlen, -EINVAL,
+				    "two pods at one level: %s and %s", ps->pod, ps->id);
 		return 0;
 	}
 	ps->has_pod = true;
@@ -357,7 +358,7 @@ static void find_unit(const char *path, struct cgroup_info *ret)
 
 	while (*p == '/') {
 		const char *e = strchr(p + 1, '/');
-		struct span c = { p + 1, e ? (size_t)(e - p - 1) : strlen(p + 1) };
+		struct span c = {p + 1, e ? (size_t)(e - p - 1) : strlen(p + 1)};
 
 		if (!c.len)
 			return;
@@ -376,7 +377,7 @@ static void find_unit(const char *path, struct cgroup_info *ret)
 
 int cgroup_parse(const char *path, struct cgroup_info *ret, char *err, size_t errlen)
 {
-	struct parser ps = { .err = err, .errlen = errlen };
+	struct parser ps = {.err = err, .errlen = errlen};
 	size_t len;
 	const char *p;
 	bool seen_real = false;
@@ -395,7 +396,7 @@ int cgroup_parse(const char *path, struct cgroup_info *ret, char *err, size_t er
 
 	for (p = path; *p == '/';) {
 		const char *e = strchr(p + 1, '/');
-		struct span c = { p + 1, e ? (size_t)(e - p - 1) : strlen(p + 1) };
+		struct span c = {p + 1, e ? (size_t)(e - p - 1) : strlen(p + 1)};
 		enum claim cl;
 		int r = 0;
 

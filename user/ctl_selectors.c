@@ -35,8 +35,8 @@ static int print(bool json, const struct strv *sv)
 	for (size_t i = 0; i < sv->n; i++)
 		json_object_array_add(a, json_object_new_string(sv->v[i]));
 	json_object_object_add(o, "selectors", a);
-	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-						  JSON_C_TO_STRING_NOSLASHESCAPE);
+	s = json_object_to_json_string_ext(o,
+					   JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (s)
 		puts(s);
 	json_object_put(o);
@@ -50,15 +50,15 @@ static int print(bool json, const struct strv *sv)
 int ctl_selectors_run(bool json, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "cgroup", required_argument, NULL, OPT_CGROUP },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "admin-socket", required_argument, NULL, OPT_ADMIN_SOCKET },
-		{ "help", no_argument, NULL, 'h' },
-		{},
+	    {"cgroup", required_argument, NULL, OPT_CGROUP},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"admin-socket", required_argument, NULL, OPT_ADMIN_SOCKET},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	const char *path = NULL;
 	struct cgroup_info ci;
-	struct strv sv = { 0 };
+	struct strv sv = {0};
 	char err[256];
 	int opt, r;
 

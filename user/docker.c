@@ -62,8 +62,8 @@ static const char *get_str(struct json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
-int docker_parse_inspect(const char *json, size_t len, const char *id,
-			 const struct strv *env_allow, struct strv *out, char *err, size_t errlen)
+int docker_parse_inspect(const char *json, size_t len, const char *id, const struct strv *env_allow,
+			 struct strv *out, char *err, size_t errlen)
 {
 	struct json_tokener *tok = json_tokener_new();
 	struct json_object *root, *cfg, *v;
@@ -132,10 +132,10 @@ int docker_inspect(const char *socket, const char *id, const struct strv *env_al
 {
 	char url[160];
 	struct http_req req = {
-		.url = url,
-		.unix_socket = socket,
-		.timeout_ms = INSPECT_TIMEOUT_MS,
-		.max_bytes = INSPECT_MAX_BYTES,
+	    .url = url,
+	    .unix_socket = socket,
+	    .timeout_ms = INSPECT_TIMEOUT_MS,
+	    .max_bytes = INSPECT_MAX_BYTES,
 	};
 	struct http_resp resp;
 	int r;

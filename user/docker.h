@@ -20,7 +20,7 @@ int docker_inspect(const char *socket, const char *id, const struct strv *env_al
 		   struct strv *out, char *err, size_t errlen);
 
 /* The same from a /containers/<id>/json body (docker_inspect's second half). */
-int docker_parse_inspect(const char *json, size_t len, const char *id,
-			 const struct strv *env_allow, struct strv *out, char *err, size_t errlen);
+int docker_parse_inspect(const char *json, size_t len, const char *id, const struct strv *env_allow,
+			 struct strv *out, char *err, size_t errlen);
 
 #endif

@@ -61,7 +61,7 @@ int http_get(const struct http_req *req, struct http_resp *ret, char *err, size_
 {
 	char ebuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdrs = NULL;
-	struct sink s = { .max = req->max_bytes ? req->max_bytes : 16 << 20 };
+	struct sink s = {.max = req->max_bytes ? req->max_bytes : 16 << 20};
 	char *auth = NULL;
 	CURLcode cc;
 	CURL *c;
@@ -110,7 +110,8 @@ int http_get(const struct http_req *req, struct http_resp *ret, char *err, size_
 		else if (req->unix_socket && cc == CURLE_COULDNT_CONNECT)
 			snprintf(err, errlen, "%s: cannot connect", where);
 		else
-			snprintf(err, errlen, "%s: %s", where, ebuf[0] ? ebuf : curl_easy_strerror(cc));
+			snprintf(err, errlen, "%s: %s", where,
+				 ebuf[0] ? ebuf : curl_easy_strerror(cc));
 		r = cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT
 		    : cc == CURLE_COULDNT_CONNECT  ? -ECONNREFUSED
 		    : s.over			   ? -EFBIG

@@ -89,7 +89,7 @@ static int add_statuses(struct kubelet_pod *pod, struct json_object *statuses)
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *cs = json_object_array_get_idx(statuses, i);
 		struct kubelet_container *c, *v;
-		struct strv sel = { 0 };
+		struct strv sel = {0};
 		const char *image, *image_id;
 		char id[CGROUP_ID_LEN + 1];
 		int r;
@@ -136,9 +136,9 @@ static int parse_pod(struct json_object *item, struct kubelet_pod *pod)
 	struct json_object *status = get(item, "status", json_type_object);
 	struct json_object *labels = get(md, "labels", json_type_object);
 	const char *uid = get_str(md, "uid");
-	static const char *const lists[] = { "containerStatuses", "initContainerStatuses",
-					     "ephemeralContainerStatuses" };
-	struct strv sel = { 0 };
+	static const char *const lists[] = {"containerStatuses", "initContainerStatuses",
+					    "ephemeralContainerStatuses"};
+	struct strv sel = {0};
 	int r;
 
 	memset(pod, 0, sizeof(*pod));
@@ -161,7 +161,7 @@ static int parse_pod(struct json_object *item, struct kubelet_pod *pod)
 	strv_sort_unique(&sel);
 	pod->sel = sel.v;
 	pod->nsel = sel.n;
-	sel = (struct strv){ 0 };
+	sel = (struct strv){0};
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
 		if ((r = add_statuses(pod, get(status, lists[i], json_type_array))) < 0)
 			goto fail;
@@ -177,7 +177,7 @@ int kubelet_parse_pods(const char *json, size_t len, struct kubelet_pods *ret, c
 {
 	struct json_tokener *tok = json_tokener_new();
 	struct json_object *root, *items;
-	struct kubelet_pods pods = { 0 };
+	struct kubelet_pods pods = {0};
 	size_t n;
 	int r = 0;
 
@@ -220,7 +220,7 @@ int kubelet_parse_pods(const char *json, size_t len, struct kubelet_pods *ret, c
 		pods.n++;
 	}
 	*ret = pods;
-	pods = (struct kubelet_pods){ 0 };
+	pods = (struct kubelet_pods){0};
 out:
 	kubelet_pods_free(&pods);
 	json_object_put(root);
@@ -233,7 +233,7 @@ void kubelet_pods_free(struct kubelet_pods *p)
 	for (size_t i = 0; i < p->n; i++)
 		pod_free(&p->v[i]);
 	free(p->v);
-	*p = (struct kubelet_pods){ 0 };
+	*p = (struct kubelet_pods){0};
 }
 
 const struct kubelet_container *kubelet_pod_container(const struct kubelet_pod *p, const char *id)
@@ -289,9 +289,9 @@ int kubelet_list_pods(const struct kubelet_opts *o, struct kubelet_pods *ret, ch
 	_cleanup_free_ char *url = NULL;
 	char *token = NULL;
 	struct http_req req = {
-		.ca_file = o->ca_file && *o->ca_file ? o->ca_file : NULL,
-		.timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 10000,
-		.max_bytes = PODS_MAX_BYTES,
+	    .ca_file = o->ca_file && *o->ca_file ? o->ca_file : NULL,
+	    .timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 10000,
+	    .max_bytes = PODS_MAX_BYTES,
 	};
 	struct http_resp resp;
 	size_t ulen = strlen(o->url);

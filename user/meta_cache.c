@@ -128,7 +128,7 @@ static void flush(struct meta_cache *mc, struct batch *b)
 		return;
 	strv_sort_unique(&b->cids);
 	strv_sort_unique(&b->pods);
-	r = (struct meta_ready){ b->cids.v, b->cids.n, b->pods.v, b->pods.n };
+	r = (struct meta_ready){b->cids.v, b->cids.n, b->pods.v, b->pods.n};
 	pthread_mutex_unlock(&mc->lock);
 	if (mc->ops.ready)
 		mc->ops.ready(mc->ops.ctx, &r);
@@ -220,7 +220,7 @@ int meta_cache_selectors(struct meta_cache *mc, const struct cgroup_info *ci, st
 			wake |= want(mc, ci->pod_uid, &r);
 		} else {
 			const struct kubelet_container *c =
-				ci->container_id[0] ? kubelet_pod_container(p, ci->container_id) : NULL;
+			    ci->container_id[0] ? kubelet_pod_container(p, ci->container_id) : NULL;
 
 			r = push_all(out, p->sel, p->nsel);
 			if (r == 0 && c)
@@ -241,7 +241,8 @@ void meta_cache_mark(struct meta_cache *mc, const struct cgroup_info *ci)
 		return;
 	pthread_mutex_lock(&mc->lock);
 	if (ci->container_id[0]) {
-		struct dentry *e = mc->docker_socket ? strmap_get(mc->docker, ci->container_id) : NULL;
+		struct dentry *e =
+		    mc->docker_socket ? strmap_get(mc->docker, ci->container_id) : NULL;
 		struct want *w = strmap_get(mc->wanted, ci->container_id);
 
 		if (e)
@@ -290,7 +291,7 @@ static struct dentry *docker_due(struct meta_cache *mc, uint64_t now)
 static void docker_fetch(struct meta_cache *mc, struct dentry *e, struct batch *b)
 {
 	char id[CGROUP_ID_LEN + 1], err[256] = "";
-	struct strv sel = { 0 };
+	struct strv sel = {0};
 	int r;
 
 	strcpy(id, e->id);
@@ -319,7 +320,8 @@ static void docker_fetch(struct meta_cache *mc, struct dentry *e, struct batch *
 	}
 	strv_free(&sel);
 	if (r == -ENOENT || e->rt == CGROUP_RT_UNKNOWN) {
-		/* Not the engine's container (or no engine for a layout that did not say docker). */
+		/* Not the engine's container (or no engine for a layout that did not say docker).
+		 */
 		log_debug("\"no docker metadata\" container=%.12s reason=\"%s\"", id, err);
 		e->state = D_ABSENT;
 		return;
@@ -359,8 +361,7 @@ static bool same_pod(const struct kubelet_pod *a, const struct kubelet_pod *b)
 	return true;
 }
 
-static int index_pods(struct kubelet_pods *pods, struct strmap **ret_pods,
-		      struct strmap **ret_cids)
+static int index_pods(struct kubelet_pods *pods, struct strmap **ret_pods, struct strmap **ret_cids)
 {
 	struct strmap *pi = NULL, *ci = NULL;
 	int r;
@@ -391,7 +392,7 @@ fail:
 /* Lists the pods; lock held on entry and exit. */
 static void kube_refresh(struct meta_cache *mc, struct batch *b)
 {
-	struct kubelet_opts o = { mc->kubelet_url, mc->token_file, mc->ca_file, 10000 };
+	struct kubelet_opts o = {mc->kubelet_url, mc->token_file, mc->ca_file, 10000};
 	struct kubelet_pods pods;
 	struct strmap *pi = NULL, *ci = NULL;
 	char err[512] = "";
@@ -430,7 +431,8 @@ static void kube_refresh(struct meta_cache *mc, struct batch *b)
 			break;
 	}
 	for (size_t i = 0; i < mc->pods.n; i++)
-		if (!strmap_get(pi, mc->pods.v[i].uid) && strv_push(&b->pods, mc->pods.v[i].uid) < 0)
+		if (!strmap_get(pi, mc->pods.v[i].uid) &&
+		    strv_push(&b->pods, mc->pods.v[i].uid) < 0)
 			break;
 	strmap_free(mc->pod_index);
 	strmap_free(mc->cid_index);
@@ -498,7 +500,7 @@ static void sweep(struct meta_cache *mc)
 static void *worker(void *arg)
 {
 	struct meta_cache *mc = arg;
-	struct batch b = { 0 };
+	struct batch b = {0};
 
 	pthread_mutex_lock(&mc->lock);
 	while (!mc->stop) {

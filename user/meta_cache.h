@@ -24,7 +24,7 @@ struct meta_cache_opts {
 	const char *kubelet_url;      /* "https://127.0.0.1:10250"; NULL or "": no kubelet */
 	const char *kubelet_token_file; /* bearer token, read for every request */
 	const char *kubelet_ca_file;	/* CA that signed the kubelet's serving certificate */
-	unsigned kubelet_refresh_s;	/* re-list pods this often while any has processes; 0: never */
+	unsigned kubelet_refresh_s; /* re-list pods this often while any has processes; 0: never */
 	/* 0: defaults (10 s, 500 ms, 60 s); tests shrink them */
 	unsigned sweep_ms;
 	unsigned backoff_min_ms, backoff_max_ms;

@@ -51,7 +51,8 @@ int selectors_container_push(const struct cgroup_info *ci, struct strv *out)
 int selectors_container(const struct selector_input *in, struct strv *out)
 {
 	const char *path = selectors_container_cgroup(in->st);
-	struct meta_cache *mc = in->meta ? in->meta : __atomic_load_n(&default_meta, __ATOMIC_ACQUIRE);
+	struct meta_cache *mc =
+	    in->meta ? in->meta : __atomic_load_n(&default_meta, __ATOMIC_ACQUIRE);
 	struct cgroup_info ci;
 	char err[160];
 	int r;

@@ -21,7 +21,8 @@ struct meta_cache;
  */
 const char *selectors_container_cgroup(const struct proc_state *st);
 
-/* The kernel-only selectors ci yields (container:id, container:runtime, k8s:pod-uid, systemd:id). */
+/* The kernel-only selectors ci yields (container:id, container:runtime, k8s:pod-uid, systemd:id).
+ */
 int selectors_container_push(const struct cgroup_info *ci, struct strv *out);
 
 /*

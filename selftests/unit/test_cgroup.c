@@ -39,104 +39,101 @@ struct pcase {
 };
 
 static const struct pcase cases[] = {
-	/* Docker */
-	{ "docker cgroupfs", "/docker/" ID, 0, ID, "docker" },
-	{ "docker systemd driver", "/system.slice/docker-" ID ".scope", 0, ID, "docker", NULL,
-	  "docker-" ID ".scope" },
-	{ "docker, trailing slash", "/docker/" ID "/", 0, ID, "docker" },
-	{ "systemd inside a docker container", "/docker/" ID "/system.slice/nginx.service", 0, ID,
-	  "docker" },
-	/* Kubernetes, cgroupfs driver */
-	{ "k8s cgroupfs burstable", "/kubepods/burstable/pod" UID "/" ID, 0, ID, NULL, UID },
-	{ "k8s cgroupfs besteffort", "/kubepods/besteffort/pod" UID "/" ID, 0, ID, NULL, UID },
-	{ "k8s cgroupfs guaranteed (no QoS level)", "/kubepods/pod" UID "/" ID, 0, ID, NULL, UID },
-	{ "k8s cgroupfs CRI-O", "/kubepods/burstable/pod" UID "/crio-" ID, 0, ID, "crio", UID },
-	{ "k8s cgroupfs static pod (32-hex uid)", "/kubepods/burstable/pod" UIDSTATIC "/" ID, 0,
-	  ID, NULL, UIDSTATIC },
-	{ "k8s pod cgroup itself", "/kubepods/burstable/pod" UID, 0, NULL, NULL, UID },
-	/* Kubernetes, systemd driver */
-	{ "k8s systemd containerd burstable", KSYS "/cri-containerd-" ID ".scope", 0, ID,
-	  "containerd", UID, "cri-containerd-" ID ".scope" },
-	{ "k8s systemd containerd besteffort",
-	  "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" UID_
-	  ".slice/cri-containerd-" ID ".scope",
-	  0, ID, "containerd", UID, "cri-containerd-" ID ".scope" },
-	{ "k8s systemd guaranteed (no QoS level)",
-	  "/kubepods.slice/kubepods-pod" UID_ ".slice/cri-containerd-" ID ".scope", 0, ID,
-	  "containerd", UID, "cri-containerd-" ID ".scope" },
-	{ "k8s systemd CRI-O", KSYS "/crio-" ID ".scope", 0, ID, "crio", UID,
-	  "crio-" ID ".scope" },
-	{ "k8s systemd CRI-O conmon is not the container", KSYS "/crio-conmon-" ID ".scope", 0,
-	  NULL, NULL, NULL, "crio-conmon-" ID ".scope", 0, CONMON | NOAUTH },
-	{ "k8s systemd cri-dockerd", KSYS "/docker-" ID ".scope", 0, ID, "docker", UID,
-	  "docker-" ID ".scope" },
-	/* Podman */
-	{ "podman systemd", "/machine.slice/libpod-" ID ".scope", 0, ID, "podman", NULL,
-	  "libpod-" ID ".scope" },
-	{ "podman container sub-cgroup", "/machine.slice/libpod-" ID ".scope/container", 0, ID,
-	  "podman", NULL, "libpod-" ID ".scope" },
-	{ "podman conmon is not the container", "/machine.slice/libpod-conmon-" ID ".scope", 0,
-	  NULL, NULL, NULL, "libpod-conmon-" ID ".scope", 0, CONMON | NOAUTH },
-	{ "podman cgroupfs", "/libpod_parent/libpod-" ID, 0, ID, "podman" },
-	{ "rootless podman: a user's delegated cgroups",
-	  "/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-" ID ".scope", 0, ID,
-	  "podman", NULL, "user@1000.service", 0, DELEG | NOAUTH },
-	/* Nested runtimes: the innermost container is the workload */
-	{ "kind node seen from the host",
-	  "/system.slice/docker-" OUTER ".scope" KIND_POD, 0, ID, "containerd", UID,
-	  "docker-" OUTER ".scope", 1, NOAUTH },
-	{ "kind node seen from inside", KIND_POD, 0, ID, "containerd", UID,
-	  "cri-containerd-" ID ".scope" },
-	{ "docker in docker", "/docker/" OUTER "/docker/" ID, 0, ID, "docker", NULL, NULL, 1,
-	  NOAUTH },
-	{ "docker in a pod", "/kubepods/burstable/pod" UID "/" OUTER "/docker/" ID, 0, ID,
-	  "docker", UID, NULL, 1, NOAUTH },
-	/* cgroup namespaces */
-	{ "relative to a namespace root", "/../../kubepods/burstable/pod" UID "/" ID, 0, ID, NULL,
-	  UID, NULL, 0, REL | NOAUTH },
-	{ "namespace root hides kubepods", "/../burstable/pod" UID "/" ID, 0, ID, NULL, UID, NULL,
-	  0, REL | NOAUTH },
-	{ "inside one's own namespace", "/", 0 },
-	/* no container */
-	{ "systemd service", "/system.slice/nginx.service", 0, NULL, NULL, NULL, "nginx.service" },
-	{ "login session", "/user.slice/user-1000.slice/session-3.scope", 0, NULL, NULL, NULL,
-	  "session-3.scope" },
-	{ "user service", "/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service", 0,
-	  NULL, NULL, NULL, "user@1000.service" },
-	{ "init", "/init.scope", 0, NULL, NULL, NULL, "init.scope" },
-	{ "a v1 hierarchy's job dir", "/process_api/1166187f4b33ebb7509e0bce86141723", 0 },
-	{ "pod dir outside kubepods is no pod", "/user.slice/pod" UID "/" ID, 0, ID },
-	{ "unit name with a control character", "/system.slice/ngi\x01nx.service", 0 },
-	{ "pod uid spelled with dashes in a slice",
-	  "/kubepods.slice/kubepods-pod" UID ".slice/cri-containerd-" ID ".scope", 0, ID,
-	  "containerd", NULL, "cri-containerd-" ID ".scope" },
-	{ "forged pod under a user manager",
-	  "/user.slice/user-1000.slice/user@1000.service/kubepods/pod" UID "/" ID, 0, ID, NULL,
-	  UID, "user@1000.service", 0, DELEG | NOAUTH },
-	/* ids that are not ids */
-	{ "63 hex digits", "/docker/" ID63, 0 },
-	{ "65 hex digits", "/docker/" ID65, 0 },
-	{ "uppercase hex", "/docker/" IDUP, 0 },
-	{ "non-hex digit", "/system.slice/docker-" IDNOHEX ".scope", 0, NULL, NULL, NULL,
-	  "docker-" IDNOHEX ".scope" },
-	{ "uppercase pod uid", "/kubepods/pod7C9A1B2E-3D4F-4A5B-8C6D-0E1F2A3B4C5D/" ID, 0, ID },
-	/* conflicts and malformed paths */
-	{ "two pods at one level", "/kubepods/burstable/pod" UID "/pod" UID2 "/" ID, -EINVAL },
-	{ "two containers at one level", "/docker/" ID "/" ID2, -EINVAL },
-	{ "two runtimes' containers at one level",
-	  "/system.slice/docker-" ID ".scope/cri-containerd-" ID2 ".scope", -EINVAL },
-	{ "a pod inside a container", "/kubepods/pod" UID "/" ID "/pod" UID2, -EINVAL },
-	{ "pod slice in the wrong parent",
-	  "/kubepods.slice/kubepods-burstable.slice/kubepods-besteffort-pod" UID_
-	  ".slice/cri-containerd-" ID ".scope",
-	  -EINVAL },
-	{ "the same container twice is one", "/system.slice/docker-" ID ".scope/" ID, 0, ID,
-	  "docker", NULL, "docker-" ID ".scope" },
-	{ "'..' inside", "/docker/../docker/" ID, -EINVAL },
-	{ "'.' inside", "/docker/./" ID, -EINVAL },
-	{ "empty component", "/docker//" ID, -EINVAL },
-	{ "not absolute", "docker/" ID, -EINVAL },
-	{ "empty", "", -EINVAL },
+    /* Docker */
+    {"docker cgroupfs", "/docker/" ID, 0, ID, "docker"},
+    {"docker systemd driver", "/system.slice/docker-" ID ".scope", 0, ID, "docker", NULL,
+     "docker-" ID ".scope"},
+    {"docker, trailing slash", "/docker/" ID "/", 0, ID, "docker"},
+    {"systemd inside a docker container", "/docker/" ID "/system.slice/nginx.service", 0, ID,
+     "docker"},
+    /* Kubernetes, cgroupfs driver */
+    {"k8s cgroupfs burstable", "/kubepods/burstable/pod" UID "/" ID, 0, ID, NULL, UID},
+    {"k8s cgroupfs besteffort", "/kubepods/besteffort/pod" UID "/" ID, 0, ID, NULL, UID},
+    {"k8s cgroupfs guaranteed (no QoS level)", "/kubepods/pod" UID "/" ID, 0, ID, NULL, UID},
+    {"k8s cgroupfs CRI-O", "/kubepods/burstable/pod" UID "/crio-" ID, 0, ID, "crio", UID},
+    {"k8s cgroupfs static pod (32-hex uid)", "/kubepods/burstable/pod" UIDSTATIC "/" ID, 0, ID,
+     NULL, UIDSTATIC},
+    {"k8s pod cgroup itself", "/kubepods/burstable/pod" UID, 0, NULL, NULL, UID},
+    /* Kubernetes, systemd driver */
+    {"k8s systemd containerd burstable", KSYS "/cri-containerd-" ID ".scope", 0, ID, "containerd",
+     UID, "cri-containerd-" ID ".scope"},
+    {"k8s systemd containerd besteffort",
+     "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" UID_
+     ".slice/cri-containerd-" ID ".scope",
+     0, ID, "containerd", UID, "cri-containerd-" ID ".scope"},
+    {"k8s systemd guaranteed (no QoS level)",
+     "/kubepods.slice/kubepods-pod" UID_ ".slice/cri-containerd-" ID ".scope", 0, ID, "containerd",
+     UID, "cri-containerd-" ID ".scope"},
+    {"k8s systemd CRI-O", KSYS "/crio-" ID ".scope", 0, ID, "crio", UID, "crio-" ID ".scope"},
+    {"k8s systemd CRI-O conmon is not the container", KSYS "/crio-conmon-" ID ".scope", 0, NULL,
+     NULL, NULL, "crio-conmon-" ID ".scope", 0, CONMON | NOAUTH},
+    {"k8s systemd cri-dockerd", KSYS "/docker-" ID ".scope", 0, ID, "docker", UID,
+     "docker-" ID ".scope"},
+    /* Podman */
+    {"podman systemd", "/machine.slice/libpod-" ID ".scope", 0, ID, "podman", NULL,
+     "libpod-" ID ".scope"},
+    {"podman container sub-cgroup", "/machine.slice/libpod-" ID ".scope/container", 0, ID, "podman",
+     NULL, "libpod-" ID ".scope"},
+    {"podman conmon is not the container", "/machine.slice/libpod-conmon-" ID ".scope", 0, NULL,
+     NULL, NULL, "libpod-conmon-" ID ".scope", 0, CONMON | NOAUTH},
+    {"podman cgroupfs", "/libpod_parent/libpod-" ID, 0, ID, "podman"},
+    {"rootless podman: a user's delegated cgroups",
+     "/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-" ID ".scope", 0, ID,
+     "podman", NULL, "user@1000.service", 0, DELEG | NOAUTH},
+    /* Nested runtimes: the innermost container is the workload */
+    {"kind node seen from the host", "/system.slice/docker-" OUTER ".scope" KIND_POD, 0, ID,
+     "containerd", UID, "docker-" OUTER ".scope", 1, NOAUTH},
+    {"kind node seen from inside", KIND_POD, 0, ID, "containerd", UID,
+     "cri-containerd-" ID ".scope"},
+    {"docker in docker", "/docker/" OUTER "/docker/" ID, 0, ID, "docker", NULL, NULL, 1, NOAUTH},
+    {"docker in a pod", "/kubepods/burstable/pod" UID "/" OUTER "/docker/" ID, 0, ID, "docker", UID,
+     NULL, 1, NOAUTH},
+    /* cgroup namespaces */
+    {"relative to a namespace root", "/../../kubepods/burstable/pod" UID "/" ID, 0, ID, NULL, UID,
+     NULL, 0, REL | NOAUTH},
+    {"namespace root hides kubepods", "/../burstable/pod" UID "/" ID, 0, ID, NULL, UID, NULL, 0,
+     REL | NOAUTH},
+    {"inside one's own namespace", "/", 0},
+    /* no container */
+    {"systemd service", "/system.slice/nginx.service", 0, NULL, NULL, NULL, "nginx.service"},
+    {"login session", "/user.slice/user-1000.slice/session-3.scope", 0, NULL, NULL, NULL,
+     "session-3.scope"},
+    {"user service", "/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service", 0, NULL,
+     NULL, NULL, "user@1000.service"},
+    {"init", "/init.scope", 0, NULL, NULL, NULL, "init.scope"},
+    {"a v1 hierarchy's job dir", "/process_api/1166187f4b33ebb7509e0bce86141723", 0},
+    {"pod dir outside kubepods is no pod", "/user.slice/pod" UID "/" ID, 0, ID},
+    {"unit name with a control character", "/system.slice/ngi\x01nx.service", 0},
+    {"pod uid spelled with dashes in a slice",
+     "/kubepods.slice/kubepods-pod" UID ".slice/cri-containerd-" ID ".scope", 0, ID, "containerd",
+     NULL, "cri-containerd-" ID ".scope"},
+    {"forged pod under a user manager",
+     "/user.slice/user-1000.slice/user@1000.service/kubepods/pod" UID "/" ID, 0, ID, NULL, UID,
+     "user@1000.service", 0, DELEG | NOAUTH},
+    /* ids that are not ids */
+    {"63 hex digits", "/docker/" ID63, 0},
+    {"65 hex digits", "/docker/" ID65, 0},
+    {"uppercase hex", "/docker/" IDUP, 0},
+    {"non-hex digit", "/system.slice/docker-" IDNOHEX ".scope", 0, NULL, NULL, NULL,
+     "docker-" IDNOHEX ".scope"},
+    {"uppercase pod uid", "/kubepods/pod7C9A1B2E-3D4F-4A5B-8C6D-0E1F2A3B4C5D/" ID, 0, ID},
+    /* conflicts and malformed paths */
+    {"two pods at one level", "/kubepods/burstable/pod" UID "/pod" UID2 "/" ID, -EINVAL},
+    {"two containers at one level", "/docker/" ID "/" ID2, -EINVAL},
+    {"two runtimes' containers at one level",
+     "/system.slice/docker-" ID ".scope/cri-containerd-" ID2 ".scope", -EINVAL},
+    {"a pod inside a container", "/kubepods/pod" UID "/" ID "/pod" UID2, -EINVAL},
+    {"pod slice in the wrong parent",
+     "/kubepods.slice/kubepods-burstable.slice/kubepods-besteffort-pod" UID_
+     ".slice/cri-containerd-" ID ".scope",
+     -EINVAL},
+    {"the same container twice is one", "/system.slice/docker-" ID ".scope/" ID, 0, ID, "docker",
+     NULL, "docker-" ID ".scope"},
+    {"'..' inside", "/docker/../docker/" ID, -EINVAL},
+    {"'.' inside", "/docker/./" ID, -EINVAL},
+    {"empty component", "/docker//" ID, -EINVAL},
+    {"not absolute", "docker/" ID, -EINVAL},
+    {"empty", "", -EINVAL},
 };
 
 static bool opt_eq(const char *got, const char *want)
@@ -171,11 +168,12 @@ TEST(cgroup_parse_layouts)
 			if (r < 0)
 				test_diag("  got %d (%s), expected %d", r, err, c->ret);
 			else
-				test_diag("  got ret %d id=%s rt=%s pod=%s unit=%s nesting=%u rel=%d "
-					  "deleg=%d conmon=%d auth=%d",
-					  r, ci.container_id, cgroup_runtime_name(ci.runtime) ?: "-",
-					  ci.pod_uid, ci.systemd_unit, ci.nesting, ci.ns_relative,
-					  ci.delegated, ci.conmon, cgroup_ids_authoritative(&ci));
+				test_diag(
+				    "  got ret %d id=%s rt=%s pod=%s unit=%s nesting=%u rel=%d "
+				    "deleg=%d conmon=%d auth=%d",
+				    r, ci.container_id, cgroup_runtime_name(ci.runtime) ?: "-",
+				    ci.pod_uid, ci.systemd_unit, ci.nesting, ci.ns_relative,
+				    ci.delegated, ci.conmon, cgroup_ids_authoritative(&ci));
 		}
 	}
 	test_diag("%zu paths", sizeof(cases) / sizeof(cases[0]));
@@ -204,7 +202,7 @@ TEST(cgroup_parse_overlong)
 TEST(cgroup_selector_strings)
 {
 	struct cgroup_info ci;
-	struct strv out = { 0 };
+	struct strv out = {0};
 	char err[128];
 
 	ASSERT_OK(cgroup_parse(KSYS "/cri-containerd-" ID ".scope", &ci, err, sizeof(err)));
@@ -222,8 +220,8 @@ TEST(cgroup_selector_strings)
 TEST(cgroup_v2_then_v1)
 {
 	struct proc_state st;
-	struct selector_input in = { .st = &st };
-	struct strv out = { 0 };
+	struct selector_input in = {.st = &st};
+	struct strv out = {0};
 	bool found = false;
 
 	memset(&st, 0, sizeof(st));

@@ -26,10 +26,10 @@
 #define IMG "sha256:dcc321a61ce70086f95e985d94e102b76c37622aad362fdbd2665d506871bb5b"
 
 static const char inspect_json[] =
-	"{\"Id\":\"" ID "\",\"Image\":\"" IMG "\",\"State\":{\"Pid\":42},"
-	"\"Config\":{\"Image\":\"registry.example/web:1.2\","
-	"\"Labels\":{\"app\":\"web\",\"tier\":\"front:end\",\"bad\":\"x\\ny\"},"
-	"\"Env\":[\"TEAM=blue\",\"SECRET=hunter2\",\"PATH=/bin\",\"TEAMX=no\",\"TEAM\"]}}";
+    "{\"Id\":\"" ID "\",\"Image\":\"" IMG "\",\"State\":{\"Pid\":42},"
+    "\"Config\":{\"Image\":\"registry.example/web:1.2\","
+    "\"Labels\":{\"app\":\"web\",\"tier\":\"front:end\",\"bad\":\"x\\ny\"},"
+    "\"Env\":[\"TEAM=blue\",\"SECRET=hunter2\",\"PATH=/bin\",\"TEAMX=no\",\"TEAM\"]}}";
 
 struct engine {
 	char dir[64], sock[128];
@@ -65,10 +65,11 @@ static void serve_one(struct engine *e, int c)
 		status = "404 Not Found";
 		body = "{\"message\":\"No such container\"}";
 	}
-	n = (size_t)snprintf(resp, sizeof(resp),
-			     "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-			     "Connection: close\r\n\r\n%s",
-			     status, strlen(body), body);
+	n = (size_t)snprintf(
+	    resp, sizeof(resp),
+	    "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+	    "Connection: close\r\n\r\n%s",
+	    status, strlen(body), body);
 	(void)!write(c, resp, n);
 }
 
@@ -77,7 +78,7 @@ static void *engine_main(void *arg)
 	struct engine *e = arg;
 
 	while (!atomic_load(&e->stop)) {
-		struct pollfd p = { e->fd, POLLIN, 0 };
+		struct pollfd p = {e->fd, POLLIN, 0};
 		int c;
 
 		if (poll(&p, 1, 50) <= 0)
@@ -93,7 +94,7 @@ static void *engine_main(void *arg)
 
 static int engine_start(struct engine *e)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
 	memset(e, 0, sizeof(*e));
 	strcpy(e->dir, "/tmp/attestd-docker-test.XXXXXX");
@@ -102,7 +103,8 @@ static int engine_start(struct engine *e)
 	snprintf(e->sock, sizeof(e->sock), "%s/docker.sock", e->dir);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", e->sock);
 	e->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (e->fd < 0 || bind(e->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(e->fd, 16) < 0)
+	if (e->fd < 0 || bind(e->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(e->fd, 16) < 0)
 		return -errno;
 	return -pthread_create(&e->thread, NULL, engine_main, e);
 }
@@ -134,7 +136,7 @@ static bool has_prefix(const struct strv *sv, const char *p)
 
 TEST(docker_parse_inspect_selectors)
 {
-	struct strv allow = { 0 }, out = { 0 };
+	struct strv allow = {0}, out = {0};
 	char err[256];
 
 	ASSERT_OK(strv_push(&allow, "TEAM"));
@@ -175,7 +177,7 @@ TEST(docker_parse_inspect_selectors)
 TEST(docker_inspect_over_unix_socket)
 {
 	struct engine e;
-	struct strv allow = { 0 }, out = { 0 };
+	struct strv allow = {0}, out = {0};
 	char err[256], nosock[160];
 
 	ASSERT_OK(engine_start(&e));
@@ -229,20 +231,20 @@ static void on_live(void *ctx, struct meta_cache *mc)
 
 static void sleep_ms(int ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 	nanosleep(&ts, NULL);
 }
 
 TEST(meta_cache_docker_fetch_cache_drop)
 {
-	struct hooks h = { .lock = PTHREAD_MUTEX_INITIALIZER, .live_marks = true };
-	struct meta_cache_opts o = { .docker_env_allow = "TEAM, OTHER", .sweep_ms = 100 };
-	struct meta_cache_ops ops = { .ctx = &h, .ready = on_ready, .live = on_live };
+	struct hooks h = {.lock = PTHREAD_MUTEX_INITIALIZER, .live_marks = true};
+	struct meta_cache_opts o = {.docker_env_allow = "TEAM, OTHER", .sweep_ms = 100};
+	struct meta_cache_ops ops = {.ctx = &h, .ready = on_ready, .live = on_live};
 	struct meta_cache_stats st;
 	struct meta_cache *mc;
 	struct cgroup_info nested;
-	struct strv out = { 0 };
+	struct strv out = {0};
 	struct engine e;
 	char err[128];
 	bool ready = false;
@@ -301,15 +303,15 @@ TEST(meta_cache_docker_fetch_cache_drop)
 /* An engine that cannot be reached is retried with backoff, not hammered. */
 TEST(meta_cache_docker_backoff)
 {
-	struct hooks h = { .lock = PTHREAD_MUTEX_INITIALIZER, .live_marks = true };
-	struct meta_cache_opts o = { .docker_socket = "/nonexistent/attestd-test/docker.sock",
-				     .sweep_ms = 5000,
-				     .backoff_min_ms = 20,
-				     .backoff_max_ms = 200 };
-	struct meta_cache_ops ops = { .ctx = &h, .ready = on_ready, .live = on_live };
+	struct hooks h = {.lock = PTHREAD_MUTEX_INITIALIZER, .live_marks = true};
+	struct meta_cache_opts o = {.docker_socket = "/nonexistent/attestd-test/docker.sock",
+				    .sweep_ms = 5000,
+				    .backoff_min_ms = 20,
+				    .backoff_max_ms = 200};
+	struct meta_cache_ops ops = {.ctx = &h, .ready = on_ready, .live = on_live};
 	struct meta_cache_stats st;
 	struct meta_cache *mc;
-	struct strv out = { 0 };
+	struct strv out = {0};
 	char err[128];
 
 	ASSERT_OK(cgroup_parse("/docker/" ID, &h.ci, err, sizeof(err)));
@@ -327,8 +329,8 @@ TEST(meta_cache_docker_backoff)
 
 TEST(meta_cache_env_allow_refuses_kv)
 {
-	struct meta_cache_opts o = { .docker_socket = "/x", .docker_env_allow = "TEAM=blue" };
-	struct meta_cache_ops ops = { 0 };
+	struct meta_cache_opts o = {.docker_socket = "/x", .docker_env_allow = "TEAM=blue"};
+	struct meta_cache_ops ops = {0};
 	struct meta_cache *mc = NULL;
 
 	ASSERT_ERR(meta_cache_new(&o, &ops, &mc), -EINVAL);

@@ -38,9 +38,11 @@
 	"\"labels\":{\"app\":\"web\",\"tier\":\"front\"}},"                                        \
 	"\"spec\":{\"serviceAccountName\":\"web-sa\",\"nodeName\":\"node-1\","                     \
 	"\"containers\":[{\"name\":\"web\",\"image\":\"registry.example/web:1.2\"}]},"             \
-	"\"status\":{\"containerStatuses\":[{\"name\":\"web\",\"image\":\"registry.example/web:1.2\"," \
-	"\"imageID\":\"registry.example/web@sha256:1111111111111111111111111111111111111111111111111111111111111111\"," \
-	"\"containerID\":\"containerd://" ID "\"},"                                               \
+	"\"status\":{\"containerStatuses\":[{\"name\":\"web\",\"image\":\"registry.example/"       \
+	"web:1.2\","                                                                               \
+	"\"imageID\":\"registry.example/"                                                          \
+	"web@sha256:1111111111111111111111111111111111111111111111111111111111111111\","           \
+	"\"containerID\":\"containerd://" ID "\"},"                                                \
 	"{\"name\":\"sidecar\",\"image\":\"envoy:1\",\"imageID\":\"\"}],"                          \
 	"\"initContainerStatuses\":[{\"name\":\"init\",\"image\":\"busybox:1\","                   \
 	"\"imageID\":\"busybox:1\",\"containerID\":\"containerd://" ID2 "\"}]}}"
@@ -51,48 +53,48 @@
 
 static const char pods_json[] = "{\"kind\":\"PodList\",\"items\":[" POD_WEB "," POD_BAD_UID "]}";
 static const char pods3_json[] =
-	"{\"kind\":\"PodList\",\"items\":[" POD_WEB "," POD_BAD_UID "," POD_3 "]}";
+    "{\"kind\":\"PodList\",\"items\":[" POD_WEB "," POD_BAD_UID "," POD_3 "]}";
 
 static const char server_py[] =
-	"import http.server, ssl, sys, os\n"
-	"d, token = sys.argv[1], sys.argv[2]\n"
-	"class H(http.server.BaseHTTPRequestHandler):\n"
-	"    def do_GET(self):\n"
-	"        with open(os.path.join(d, 'count'), 'a') as f: f.write('x')\n"
-	"        if self.headers.get('Authorization') != 'Bearer ' + token:\n"
-	"            return self.reply(401, b'{}')\n"
-	"        if self.path != '/pods':\n"
-	"            return self.reply(404, b'{}')\n"
-	"        self.reply(200, open(os.path.join(d, 'pods.json'), 'rb').read())\n"
-	"    def reply(self, code, body):\n"
-	"        self.send_response(code)\n"
-	"        self.send_header('Content-Type', 'application/json')\n"
-	"        self.send_header('Content-Length', str(len(body)))\n"
-	"        self.end_headers()\n"
-	"        self.wfile.write(body)\n"
-	"    def log_message(self, *a): pass\n"
-	"srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)\n"
-	"ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
-	"ctx.load_cert_chain(os.path.join(d, 'srv.crt'), os.path.join(d, 'srv.key'))\n"
-	"srv.socket = ctx.wrap_socket(srv.socket, server_side=True)\n"
-	"open(os.path.join(d, 'port.tmp'), 'w').write(str(srv.server_address[1]))\n"
-	"os.rename(os.path.join(d, 'port.tmp'), os.path.join(d, 'port'))\n"
-	"srv.serve_forever()\n";
+    "import http.server, ssl, sys, os\n"
+    "d, token = sys.argv[1], sys.argv[2]\n"
+    "class H(http.server.BaseHTTPRequestHandler):\n"
+    "    def do_GET(self):\n"
+    "        with open(os.path.join(d, 'count'), 'a') as f: f.write('x')\n"
+    "        if self.headers.get('Authorization') != 'Bearer ' + token:\n"
+    "            return self.reply(401, b'{}')\n"
+    "        if self.path != '/pods':\n"
+    "            return self.reply(404, b'{}')\n"
+    "        self.reply(200, open(os.path.join(d, 'pods.json'), 'rb').read())\n"
+    "    def reply(self, code, body):\n"
+    "        self.send_response(code)\n"
+    "        self.send_header('Content-Type', 'application/json')\n"
+    "        self.send_header('Content-Length', str(len(body)))\n"
+    "        self.end_headers()\n"
+    "        self.wfile.write(body)\n"
+    "    def log_message(self, *a): pass\n"
+    "srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)\n"
+    "ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+    "ctx.load_cert_chain(os.path.join(d, 'srv.crt'), os.path.join(d, 'srv.key'))\n"
+    "srv.socket = ctx.wrap_socket(srv.socket, server_side=True)\n"
+    "open(os.path.join(d, 'port.tmp'), 'w').write(str(srv.server_address[1]))\n"
+    "os.rename(os.path.join(d, 'port.tmp'), os.path.join(d, 'port'))\n"
+    "srv.serve_forever()\n";
 
 /* CA, a server certificate for 127.0.0.1 it signs, and an unrelated CA. */
 static const char certs_sh[] =
-	"set -e; cd \"$1\"\n"
-	"o=" OPENSSL "\n"
-	"$o req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key "
-	"-out ca.crt -days 1 -subj /CN=attestd-test-kubelet-ca 2>/dev/null\n"
-	"$o req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout srv.key -out srv.csr "
-	"-subj /CN=kubelet 2>/dev/null\n"
-	"printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n"
-	"extendedKeyUsage=serverAuth\\n' > ext\n"
-	"$o x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out srv.crt -days 1 "
-	"-extfile ext 2>/dev/null\n"
-	"$o req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other.key "
-	"-out other.crt -days 1 -subj /CN=attestd-test-other-ca 2>/dev/null\n";
+    "set -e; cd \"$1\"\n"
+    "o=" OPENSSL "\n"
+    "$o req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key "
+    "-out ca.crt -days 1 -subj /CN=attestd-test-kubelet-ca 2>/dev/null\n"
+    "$o req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout srv.key -out srv.csr "
+    "-subj /CN=kubelet 2>/dev/null\n"
+    "printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n"
+    "extendedKeyUsage=serverAuth\\n' > ext\n"
+    "$o x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out srv.crt -days 1 "
+    "-extfile ext 2>/dev/null\n"
+    "$o req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other.key "
+    "-out other.crt -days 1 -subj /CN=attestd-test-other-ca 2>/dev/null\n";
 
 struct kubelet_srv {
 	char dir[64];
@@ -115,7 +117,7 @@ static int write_file(const char *dir, const char *name, const char *text)
 
 static void sleep_ms(int ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 	nanosleep(&ts, NULL);
 }
@@ -132,7 +134,8 @@ static int srv_start(struct kubelet_srv *s)
 	strcpy(s->dir, "/tmp/attestd-kubelet-test.XXXXXX");
 	if (!mkdtemp(s->dir))
 		return -1;
-	if (write_file(s->dir, "server.py", server_py) || write_file(s->dir, "certs.sh", certs_sh) ||
+	if (write_file(s->dir, "server.py", server_py) ||
+	    write_file(s->dir, "certs.sh", certs_sh) ||
 	    write_file(s->dir, "pods.json", pods_json) || write_file(s->dir, "token", TOKEN "\n"))
 		return -1;
 	snprintf(cmd, sizeof(cmd), "sh %s/certs.sh %s", s->dir, s->dir);
@@ -238,7 +241,7 @@ TEST(kubelet_https_token_and_ca)
 {
 	struct kubelet_srv s;
 	struct kubelet_pods pods;
-	struct kubelet_opts o = { 0 };
+	struct kubelet_opts o = {0};
 	char err[512], ca[128], other[128], token[128], badtoken[128], url[96];
 	int r = srv_start(&s);
 
@@ -254,7 +257,7 @@ TEST(kubelet_https_token_and_ca)
 	snprintf(badtoken, sizeof(badtoken), "%s/badtoken", s.dir);
 	write_file(s.dir, "badtoken", "nope\n");
 
-	o = (struct kubelet_opts){ s.url, token, ca, 5000 };
+	o = (struct kubelet_opts){s.url, token, ca, 5000};
 	r = kubelet_list_pods(&o, &pods, err, sizeof(err));
 	if (r < 0)
 		test_diag("%s", err);
@@ -263,7 +266,8 @@ TEST(kubelet_https_token_and_ca)
 	ASSERT_STREQ(pods.v[0].uid, UID);
 	kubelet_pods_free(&pods);
 
-	/* A CA that did not sign the kubelet's certificate: refused, and the token not in the error. */
+	/* A CA that did not sign the kubelet's certificate: refused, and the token not in the
+	 * error. */
 	o.ca_file = other;
 	r = kubelet_list_pods(&o, &pods, err, sizeof(err));
 	test_diag("wrong CA: %s", err);
@@ -282,7 +286,7 @@ TEST(kubelet_https_token_and_ca)
 
 	/* The token never goes over plain HTTP. */
 	snprintf(url, sizeof(url), "http://%s", s.url + strlen("https://"));
-	o = (struct kubelet_opts){ url, token, ca, 5000 };
+	o = (struct kubelet_opts){url, token, ca, 5000};
 	ASSERT_ERR(kubelet_list_pods(&o, &pods, err, sizeof(err)), -EINVAL);
 	srv_stop(&s);
 }
@@ -328,11 +332,11 @@ static bool wait_saw(struct hooks *h, int i)
 
 TEST(meta_cache_kubelet_pods)
 {
-	struct hooks h = { .lock = PTHREAD_MUTEX_INITIALIZER };
-	struct meta_cache_opts o = { .sweep_ms = 5000, .backoff_min_ms = 50, .backoff_max_ms = 400 };
-	struct meta_cache_ops ops = { .ctx = &h, .ready = on_ready, .live = on_live };
+	struct hooks h = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	struct meta_cache_opts o = {.sweep_ms = 5000, .backoff_min_ms = 50, .backoff_max_ms = 400};
+	struct meta_cache_ops ops = {.ctx = &h, .ready = on_ready, .live = on_live};
 	struct meta_cache *mc;
-	struct strv out = { 0 };
+	struct strv out = {0};
 	struct kubelet_srv s;
 	char err[256], ca[128], token[128];
 	size_t before, after;
@@ -349,11 +353,12 @@ TEST(meta_cache_kubelet_pods)
 	o.kubelet_url = s.url;
 	o.kubelet_ca_file = ca;
 	o.kubelet_token_file = token;
-	ASSERT_OK(cgroup_parse("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID_
-			       ".slice/cri-containerd-" ID ".scope",
-			       &h.ci[0], err, sizeof(err)));
-	ASSERT_OK(cgroup_parse("/kubepods/besteffort/pod" UID3 "/" ID2, &h.ci[1], err,
-			       sizeof(err)));
+	ASSERT_OK(
+	    cgroup_parse("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID_
+			 ".slice/cri-containerd-" ID ".scope",
+			 &h.ci[0], err, sizeof(err)));
+	ASSERT_OK(
+	    cgroup_parse("/kubepods/besteffort/pod" UID3 "/" ID2, &h.ci[1], err, sizeof(err)));
 	ASSERT_OK(meta_cache_new(&o, &ops, &mc));
 
 	/* An unknown pod: a list is fetched, and its processes are named in ready. */
