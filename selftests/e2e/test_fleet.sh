@@ -256,6 +256,29 @@ else
 	not_ok "writes work again and reach node B"
 fi
 
+# --- moving stores: entry list --json from the fleet, entry create --data into a SQLite node ---
+ctl node-a entry list --json >"$tmp/export.json"
+mkdir -p "$tmp/node-c"
+"$ATTESTD" --node-name node-c --data-dir "$tmp/node-c/data" --socket "$tmp/node-c/api.sock" \
+	--admin-socket "$tmp/node-c/admin.sock" --trust-domain "$TD" >>"$tmp/node-c.log" 2>&1 &
+dc=$!
+same_ids() {
+	"$PY" - "$tmp/export.json" "$tmp/import.json" <<'PYEOF'
+import json, sys
+a, b = (json.load(open(f))["entries"] for f in sys.argv[1:])
+key = lambda e: (e["id"], e["spiffe_id"], e["parent_id"], e["revision"] > 0, e.get("created_at"))
+sys.exit(0 if a and sorted(map(key, a)) == sorted(map(key, b)) else 1)
+PYEOF
+}
+if eventually 200 serving node-c && ctl node-c entry create --data "$tmp/export.json" >/dev/null &&
+	ctl node-c entry list --json >"$tmp/import.json" && same_ids; then
+	ok "entries exported from PostgreSQL import into SQLite with their ids, parents and times"
+else
+	not_ok "entries exported from PostgreSQL import into SQLite with their ids, parents and times"
+	diag "$tmp/node-c.log"
+fi
+stop_pid "$dc" TERM
+
 # --- clean shutdown of both ---
 stop_pid "$da" TERM
 rc_a=$?

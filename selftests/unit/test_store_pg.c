@@ -668,6 +668,28 @@ TEST(store_pg_schema_and_integrity)
 	ASSERT_OK(store_integrity_check(s, err, sizeof(err)));
 	store_close(TAKE_PTR(s));
 
+	/* A node's role needs no DDL rights on a migrated database (docs/fleet.md's grants). */
+	ASSERT_OK(pg_cluster_sql(url, "CREATE ROLE attestd_node LOGIN;"
+				      "REVOKE CREATE ON SCHEMA public FROM PUBLIC;"
+				      "GRANT SELECT, INSERT, UPDATE, DELETE ON entries, entry_selectors "
+				      "TO attestd_node;"
+				      "GRANT SELECT ON schema_version TO attestd_node;"
+				      "GRANT USAGE ON SEQUENCE entries_pk_seq TO attestd_node"));
+	{
+		_cleanup_store_ struct store *node = NULL;
+		_cleanup_entry_ struct entry *x = MK("spiffe://example.org/by-node", "unix:uid:8");
+		char nurl[300];
+
+		ASSERT_NOT_NULL(strstr(url, "user=postgres"));
+		snprintf(nurl, sizeof(nurl), "%.*suser=attestd_node", (int)(strstr(url, "user=") - url),
+			 url);
+		ASSERT_NOT_NULL(x);
+		ASSERT_OK(store_open(nurl, &node));
+		ASSERT_OK(store_entry_create(node, x));
+		ASSERT_OK(store_entry_update(node, x->id, x));
+		ASSERT_OK(store_entry_delete(node, x->id));
+	}
+
 	/* A schema from a newer attestd is refused, not "migrated". */
 	ASSERT_OK(pg_cluster_sql(url, "UPDATE schema_version SET version = 99"));
 	ASSERT_ERR(store_open(url, &s), -ENOTSUP);
