@@ -49,6 +49,7 @@ struct proctable {
 	size_t count;
 	struct proctable_hooks hooks;
 	struct namecache *names;
+	struct meta_cache *meta; /* container metadata for the derivers, or NULL */
 	struct pending *pend; /* ring of npend_cap */
 	size_t pend_head, npend, npend_cap;
 };
@@ -86,6 +87,13 @@ int proctable_new(struct proctable **ret)
 	pthread_rwlock_init(&pt->lock, NULL);
 	*ret = pt;
 	return 0;
+}
+
+void proctable_set_meta(struct proctable *pt, struct meta_cache *meta)
+{
+	pthread_rwlock_wrlock(&pt->lock);
+	pt->meta = meta;
+	pthread_rwlock_unlock(&pt->lock);
 }
 
 void proctable_set_hooks(struct proctable *pt, const struct proctable_hooks *hooks)
@@ -216,6 +224,7 @@ static int rederive(struct proctable *pt, struct pentry *e)
 		.lineage = (const char *const *)e->lineage,
 		.nlineage = e->nlineage,
 		.names = pt->names,
+		.meta = pt->meta,
 	};
 	struct strv sel = { 0 }, ids = { 0 }, eids = { 0 };
 	bool changed;

@@ -28,6 +28,9 @@ struct proctable_hooks {
 };
 
 void proctable_set_hooks(struct proctable *pt, const struct proctable_hooks *hooks);
+struct meta_cache;
+/* Container and pod metadata the derivers may read (meta_cache.h); NULL: none. */
+void proctable_set_meta(struct proctable *pt, struct meta_cache *meta);
 /* Rederives the processes pred selects (all when pred is NULL). */
 int proctable_rederive(struct proctable *pt, bool (*pred)(void *arg, const struct proc_state *st),
 		       void *arg);

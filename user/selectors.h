@@ -19,7 +19,7 @@ struct selector_input {
 	const char *sha256; /* hex digest of the executable, or NULL while unknown */
 	const char *const *lineage; /* exe paths of ancestors, nearest first */
 	size_t nlineage;
-	/* container and pod metadata (meta_cache.h); NULL: the one selectors_container_set_meta() set */
+	/* container and pod metadata (meta_cache.h); NULL: none */
 	struct meta_cache *meta;
 	/* user and group names; NULL: ask NSS directly */
 	struct namecache *names;

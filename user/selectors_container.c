@@ -12,13 +12,6 @@
 #include "selectors.h"
 #include "selectors_container.h"
 
-static struct meta_cache *default_meta;
-
-void selectors_container_set_meta(struct meta_cache *mc)
-{
-	__atomic_store_n(&default_meta, mc, __ATOMIC_RELEASE);
-}
-
 const char *selectors_container_cgroup(const struct proc_state *st)
 {
 	bool v2_root = st->cgroup[0] == '\0' || strcmp(st->cgroup, "/") == 0;
@@ -51,8 +44,7 @@ int selectors_container_push(const struct cgroup_info *ci, struct strv *out)
 int selectors_container(const struct selector_input *in, struct strv *out)
 {
 	const char *path = selectors_container_cgroup(in->st);
-	struct meta_cache *mc =
-	    in->meta ? in->meta : __atomic_load_n(&default_meta, __ATOMIC_ACQUIRE);
+	struct meta_cache *mc = in->meta;
 	struct cgroup_info ci;
 	char err[160];
 	int r;

@@ -25,11 +25,5 @@ const char *selectors_container_cgroup(const struct proc_state *st);
  */
 int selectors_container_push(const struct cgroup_info *ci, struct strv *out);
 
-/*
- * The metadata cache derivations use when selector_input.meta is NULL
- * (the process table does not pass one).  Set before the first derivation
- * that should see metadata, cleared (NULL) before the cache is freed.
- */
-void selectors_container_set_meta(struct meta_cache *mc);
 
 #endif
