@@ -22,6 +22,7 @@
 #include "config.h"
 #include "hasher.h"
 #include "log.h"
+#include "privdrop.h"
 #include "probe.h"
 #include "procfs.h"
 #include "proctable.h"
@@ -210,7 +211,8 @@ static int identity_start(struct daemon *d, const struct proctable_hooks *hooks,
 					.ca = d->ca,
 					.bundles = d->bundles,
 					.cache = d->cache,
-					.trust_domain = d->cfg.trust_domain };
+					.trust_domain = d->cfg.trust_domain,
+					.tracker = d->tracker };
 	r = workload_api_start(&wopts, &wdeps, &d->wl);
 	if (r == -EADDRINUSE) {
 		snprintf(why, len, "socket %s is in use by another process", d->cfg.socket_path);
@@ -378,6 +380,16 @@ static void check_loss(struct daemon *d)
 	resync(d, "event_loss");
 }
 
+/* privdrop: can the map still be read with the lowered set? */
+static int bpf_probe(void *arg)
+{
+	struct daemon *d = arg;
+	struct proc_state st;
+	int r = tracker_lookup(d->tracker, (uint32_t)getpid(), &st);
+
+	return r == -ENOENT ? 0 : r;
+}
+
 static int start(struct daemon *d, char *why, size_t len)
 {
 	struct tracker_opts topts = { d->cfg.ringbuf_bytes, d->cfg.max_procs };
@@ -387,6 +399,8 @@ static int start(struct daemon *d, char *why, size_t len)
 				       d->cfg.node_name };
 	struct admin_deps deps = { 0 };
 	struct probe_result pr;
+	char capnames[256];
+	uint64_t kept = 0;
 	int r;
 
 	probe_run(&pr);
@@ -410,8 +424,30 @@ static int start(struct daemon *d, char *why, size_t len)
 	if (r < 0)
 		return r;
 	r = proctable_new(&d->pt);
+	if (r < 0) {
+		snprintf(why, len, "out of memory");
+		return r;
+	}
+	/* Before the servers make them: another user must not be able to swap a socket. */
+	r = privdrop_check_socket_dirs(d->cfg.socket_path, why, len);
 	if (r == 0)
-		r = hasher_new(on_digest, d, &d->hasher);
+		r = privdrop_check_socket_dirs(d->cfg.admin_socket, why, len);
+	if (r < 0)
+		return r;
+	r = tracker_open(&topts, &tops, &d->tracker, why, len);
+	if (r < 0)
+		return r;
+	/*
+	 * Attached: drop what only loading and attaching needed, while this is
+	 * the only thread (capabilities are per thread; the threads started
+	 * below inherit the lowered set).  Events wait in the ring buffer.
+	 */
+	r = privdrop_apply(bpf_probe, d, &kept, why, len);
+	if (r < 0)
+		return r;
+	log_info("\"capabilities dropped\" kept=%s", privdrop_names(kept, capnames,
+								      sizeof(capnames)));
+	r = hasher_new(on_digest, d, &d->hasher);
 	if (r < 0) {
 		snprintf(why, len, "out of memory");
 		return r;
@@ -420,9 +456,6 @@ static int start(struct daemon *d, char *why, size_t len)
 	registry_set_proctable(d->registry, d->pt);
 	/* Before the first derivation, so the startup scan already queues metadata. */
 	r = containers_start(d, why, len);
-	if (r < 0)
-		return r;
-	r = tracker_open(&topts, &tops, &d->tracker, why, len);
 	if (r < 0)
 		return r;
 	/* Attached first, scanned second: nothing starts unseen in between. */

@@ -46,7 +46,9 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
@@ -79,6 +81,8 @@ struct rpc_conn {
 	uint64_t cookie;
 	struct ucred cred;
 	int pidfd;
+	bool pidfd_at_accept; /* pidfd_open() at accept, not SO_PEERPIDFD: see rpc_peer */
+	uint64_t accept_ns;   /* CLOCK_BOOTTIME */
 	bool refused; /* over a connection limit: calls get RESOURCE_EXHAUSTED */
 };
 
@@ -143,6 +147,7 @@ struct rpc_server {
 	ino_t sock_ino;
 	pthread_t accept_thread, cq_thread;
 	bool accept_started, cq_started;
+	bool pidfd_fallback; /* RPC_ENV_PIDFD_FALLBACK: tests of the pre-6.5 path */
 	unsigned accepts;
 
 	pthread_mutex_t lock; /* everything below */
@@ -282,7 +287,7 @@ static int conn_admit_locked(struct rpc_server *srv, uid_t uid)
 	return srv->nrefused < RPC_CONN_OVERFLOW ? 1 : -ECONNREFUSED;
 }
 
-static int conn_register(struct rpc_server *srv, int fd)
+static int conn_register(struct rpc_server *srv, int fd, uint64_t accept_ns)
 {
 	struct rpc_conn *c;
 	socklen_t len;
@@ -300,10 +305,21 @@ static int conn_register(struct rpc_server *srv, int fd)
 		free(c);
 		return r;
 	}
-	/* Kernels before 6.5 lack SO_PEERPIDFD; handlers then see pidfd -1. */
+	c->accept_ns = accept_ns;
 	len = sizeof(pidfd);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
-		pidfd = -1;
+	if (srv->pidfd_fallback || getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0) {
+		/*
+		 * Kernels before 6.5 lack SO_PEERPIDFD: take a pidfd of the pid
+		 * now.  The pid may have been reused since connect(); what the
+		 * handlers can still rule out is a process that started after
+		 * accept_ns (read before this), see rpc_peer.pidfd_at_accept.
+		 * A pid outside our namespace (0) or gone already gets -1.
+		 */
+		pidfd = c->cred.pid > 0 ? (int)syscall(SYS_pidfd_open, c->cred.pid, 0) : -1;
+		if (pidfd < 0)
+			pidfd = -1;
+		c->pidfd_at_accept = true;
+	}
 	c->pidfd = pidfd;
 
 	pthread_mutex_lock(&srv->lock);
@@ -629,6 +645,8 @@ static void call_dispatch(struct rpc_server *srv, const struct rpc_method *m, gr
 	    .pidfd = c->conn->pidfd,
 	    .fd = c->conn->fd,
 	    .cookie = c->conn->cookie,
+	    .pidfd_at_accept = c->conn->pidfd_at_accept,
+	    .accept_ns = c->conn->accept_ns,
 	};
 	if (c->conn->refused) {
 		rpc_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
@@ -887,6 +905,7 @@ static void *accept_thread(void *arg)
 	};
 
 	for (;;) {
+		struct timespec ts;
 		int fd, r;
 
 		if (poll(pfd, 2, -1) < 0) {
@@ -909,7 +928,9 @@ static void *accept_thread(void *arg)
 				poll(NULL, 0, 100); /* let fds or memory free up */
 			continue;
 		}
-		r = conn_register(srv, fd);
+		/* After accept() returned, so after the peer's connect(): see rpc_peer. */
+		clock_gettime(CLOCK_BOOTTIME, &ts);
+		r = conn_register(srv, fd, (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec);
 		if (r == -ECONNREFUSED) {
 			close(fd); /* over a connection limit; logged there */
 			continue;
@@ -949,6 +970,11 @@ int rpc_server_start(const struct rpc_server_opts *opts, const struct rpc_method
 	srv->methods = methods;
 	srv->nmethods = nmethods;
 	srv->listen_fd = srv->wake_fd = -1;
+	srv->pidfd_fallback = getenv(RPC_ENV_PIDFD_FALLBACK) &&
+			      strcmp(getenv(RPC_ENV_PIDFD_FALLBACK), "1") == 0;
+	if (srv->pidfd_fallback)
+		log_warn("\"rpc: SO_PEERPIDFD not used (test setting %s=1)\" socket=%s",
+			 RPC_ENV_PIDFD_FALLBACK, opts->socket_path);
 	pthread_mutex_init(&srv->lock, NULL);
 	pthread_cond_init(&srv->cond, NULL);
 	srv->shutdown_tag.fn = shutdown_done;

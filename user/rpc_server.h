@@ -32,11 +32,21 @@ struct rpc_peer {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
-	/* pidfd of pid, or -1 (kernel without SO_PEERPIDFD); owned by the
-	 * connection record, valid until the call is finished */
+	/* pidfd of pid, or -1 (the process was gone by accept()); owned by
+	 * the connection record, valid until the call is finished */
 	int pidfd;
 	int fd;		 /* the server's fd of the connection (diagnostics) */
 	uint64_t cookie; /* SO_COOKIE of the connection: unique per boot */
+	/*
+	 * How far the pidfd can be trusted.  false: SO_PEERPIDFD, the kernel's
+	 * pidfd of the process that called connect() (6.5+).  true: the kernel
+	 * has none, so pidfd_open(pid) was called at accept(); pid may then
+	 * have been reused between connect() and accept(), and a process that
+	 * started after accept_ns cannot be the one that connected
+	 * (docs/security.md, "The pidfd fallback").
+	 */
+	bool pidfd_at_accept;
+	uint64_t accept_ns; /* CLOCK_BOOTTIME right after accept() returned */
 };
 
 /*
@@ -78,6 +88,14 @@ struct rpc_server_opts {
 	unsigned max_connections;
 	unsigned max_connections_per_uid;
 };
+
+/*
+ * Tests only: with ATTESTD_TEST_PIDFD_FALLBACK=1 in the environment at
+ * rpc_server_start(), SO_PEERPIDFD is not asked for and every connection
+ * takes the pre-6.5 path (pidfd_open at accept), so both paths are tested
+ * on one kernel.  It never widens what a caller gets.
+ */
+#define RPC_ENV_PIDFD_FALLBACK "ATTESTD_TEST_PIDFD_FALLBACK"
 
 #define RPC_DEFAULT_MAX_REQUEST (64 * 1024)
 #define RPC_CONN_OVERFLOW 64

@@ -39,6 +39,7 @@
 #include "selectors.h"
 #include "spiffeid.h"
 #include "svid_cache.h"
+#include "tracker_user.h"
 #include "workload.pb-c.h"
 #include "workload_api.h"
 
@@ -61,6 +62,8 @@ struct stream {
 	pthread_mutex_t lock;  /* the fields below, up to api->lock's */
 	struct rpc_call *call; /* NULL once finished */
 	int pidfd;	       /* the connection's; valid while call is not NULL */
+	bool pidfd_at_accept;  /* the connection's rpc_peer fields */
+	uint64_t accept_ns;
 	bool resolved;
 	uint64_t ticks;
 	uint64_t hash; /* of the last message sent */
@@ -252,18 +255,112 @@ static int read_small(const char *path, char *buf, size_t len)
 	return 0;
 }
 
+/* "Name:\tA\tB..." of /proc/PID/status: up to max numbers after the name, how many in *n. */
+static bool status_ids(const char *text, const char *name, uint32_t *v, size_t max, size_t *n)
+{
+	size_t len = strlen(name);
+	const char *p = text;
+
+	for (; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		char *end;
+
+		if (strncmp(p, name, len) != 0)
+			continue;
+		p += len;
+		*n = 0;
+		for (;;) {
+			unsigned long x;
+
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (*p < '0' || *p > '9')
+				return true;
+			errno = 0;
+			x = strtoul(p, &end, 10);
+			if (errno || x > UINT32_MAX)
+				return false;
+			if (*n < max)
+				v[*n] = (uint32_t)x;
+			(*n)++;
+			p = end;
+		}
+	}
+	return false;
+}
+
+int workload_caller_current(const char *proc_root, pid_t pid, const struct proc_info *pi,
+			    const struct proc_state *kernel)
+{
+	char path[320], buf[4096];
+	uint32_t uid[4], gid[4], groups[MAX_GROUPS];
+	size_t nu = 0, ng = 0, ngr = 0;
+	int r;
+
+	/*
+	 * The kernel map is written by the exec, fork and cgroup hooks in the
+	 * same moment as the change; the table follows through the ring
+	 * buffer, which can lag or lose events.  Any difference that shapes
+	 * selectors: the table has not caught up, ask again later.
+	 */
+	if (kernel &&
+	    (proc_ns_to_ticks(kernel->start_ns) != pi->start_time ||
+	     kernel->exe_dev != pi->st.exe_dev || kernel->exe_ino != pi->st.exe_ino ||
+	     kernel->exe_ctime_ns != pi->st.exe_ctime_ns || kernel->uid != pi->st.uid ||
+	     kernel->euid != pi->st.euid || kernel->gid != pi->st.gid ||
+	     kernel->egid != pi->st.egid || kernel->cgroup_id != pi->st.cgroup_id ||
+	     kernel->cgroup_v1_id != pi->st.cgroup_v1_id ||
+	     strncmp(kernel->exe, pi->st.exe, sizeof(kernel->exe)) != 0))
+		return -EAGAIN;
+	/*
+	 * setuid(), setgid(), setgroups() without an exec fire no hook: the
+	 * kernel map and the table keep the credentials of the last exec.
+	 * /proc/PID/status has the ones in force now.
+	 */
+	snprintf(path, sizeof(path), "%s/%d/status", proc_root, (int)pid);
+	r = read_small(path, buf, sizeof(buf));
+	if (r)
+		return r == -ENOENT ? -ESRCH : r;
+	if (!status_ids(buf, "Uid:", uid, 4, &nu) || nu < 2 ||
+	    !status_ids(buf, "Gid:", gid, 4, &ng) || ng < 2 ||
+	    !status_ids(buf, "Groups:", groups, MAX_GROUPS, &ngr))
+		return -EAGAIN;
+	if (uid[0] != pi->st.uid || uid[1] != pi->st.euid || gid[0] != pi->st.gid ||
+	    gid[1] != pi->st.egid)
+		return -EKEYREVOKED;
+	if (!(pi->st.flags & PROC_F_GROUPS_TRUNCATED)) {
+		if (ngr != pi->st.ngroups)
+			return -EKEYREVOKED;
+		for (size_t i = 0; i < ngr && i < MAX_GROUPS; i++)
+			if (groups[i] != pi->st.groups[i])
+				return -EKEYREVOKED;
+	}
+	return 0;
+}
+
 int workload_caller_resolve(struct proctable *pt, const char *proc_root, pid_t pid, int pidfd,
 			    struct proc_info **ret)
 {
+	struct rpc_peer peer = {.pid = pid, .pidfd = pidfd};
+
+	return workload_caller_resolve_peer(pt, NULL, proc_root, &peer, ret);
+}
+
+int workload_caller_resolve_peer(struct proctable *pt, struct tracker *tracker,
+				 const char *proc_root, const struct rpc_peer *peer,
+				 struct proc_info **ret)
+{
 	char path[320], buf[1024];
 	struct proc_info *pi = NULL;
-	uint64_t ticks = 0;
+	struct proc_state kst;
+	bool have_kst = false;
+	pid_t pid = peer->pid;
+	uint64_t ticks = 0, start_ns;
 	uint32_t ppid;
 	struct stat sb;
 	int r;
 
-	if (pidfd < 0)
-		return -ENOTSUP;
+	if (peer->pidfd < 0)
+		return peer->pidfd_at_accept ? -ESRCH : -ENOTSUP;
 	if (pid <= 0)
 		return -ESRCH; /* not in our PID namespace: nothing to look up */
 	snprintf(path, sizeof(path), "%s/%d/stat", proc_root, (int)pid);
@@ -276,13 +373,39 @@ int workload_caller_resolve(struct proctable *pt, const char *proc_root, pid_t p
 	 * The pidfd holds the caller's struct pid: while it has a task, the
 	 * number is not free for reuse, so the stat just read was the caller's.
 	 */
-	if (!workload_pidfd_alive(pidfd))
+	if (!workload_pidfd_alive(peer->pidfd))
 		return -ESRCH;
+	if (tracker && tracker_lookup(tracker, (uint32_t)pid, &kst) == 0 &&
+	    proc_ns_to_ticks(kst.start_ns) == ticks)
+		have_kst = true;
+	/*
+	 * Without SO_PEERPIDFD the pidfd was opened at accept, and pid may have
+	 * been reused between connect() and then: a process that started after
+	 * the accept cannot be the one that connected.  The kernel's start time
+	 * is exact (ns); /proc's is in ticks, so without the map the test is to
+	 * the tick (docs/security.md).
+	 */
+	if (peer->pidfd_at_accept) {
+		long hz = sysconf(_SC_CLK_TCK);
+
+		start_ns = have_kst ? kst.start_ns
+				    : ticks * (1000000000ULL / (uint64_t)(hz > 0 ? hz : 100));
+		if (start_ns > peer->accept_ns)
+			return -ESRCH;
+	}
 	r = proctable_get(pt, (uint32_t)pid, ticks, &pi);
 	if (r == -ENOENT || r == -ESRCH)
 		return -EAGAIN;
 	if (r)
 		return r;
+	/* The state now, not the state the table last heard of. */
+	if (tracker) {
+		r = workload_caller_current(proc_root, pid, pi, have_kst ? &kst : NULL);
+		if (r) {
+			proc_info_free(pi);
+			return r;
+		}
+	}
 	/* A fresh exec the table has not seen yet would keep the old identity. */
 	if (!(pi->st.flags & PROC_F_NO_EXE) && pi->st.exe_ino) {
 		snprintf(path, sizeof(path), "%s/%d/exe", proc_root, (int)pid);
@@ -323,6 +446,10 @@ static grpc_status_code resolve_status(int r, char *msg, size_t len)
 	case -ESRCH:
 		snprintf(msg, len, "the calling process has exited");
 		return GRPC_STATUS_PERMISSION_DENIED;
+	case -EKEYREVOKED:
+		snprintf(msg, len, "the calling process changed its credentials since its exec "
+				   "(setuid without exec): no identity until it execs");
+		return GRPC_STATUS_PERMISSION_DENIED;
 	case -EAGAIN:
 		snprintf(msg, len, "the calling process is not attested yet; retry");
 		return GRPC_STATUS_UNAVAILABLE;
@@ -342,7 +469,7 @@ static int caller_get(struct workload_api *api, const struct rpc_peer *peer, str
 	struct proc_info *pi = NULL;
 	int r;
 
-	r = workload_caller_resolve(api->deps.pt, api->proc_root, peer->pid, peer->pidfd, &pi);
+	r = workload_caller_resolve_peer(api->deps.pt, api->deps.tracker, api->proc_root, peer, &pi);
 	if (r) {
 		*code = resolve_status(r, msg, len);
 		if (r != -EAGAIN)
@@ -946,7 +1073,11 @@ static void stream_eval(struct workload_api *api, struct stream *s)
 	if (!s->call)
 		goto out;
 	if (!s->resolved) {
-		struct rpc_peer peer = {.pid = s->pid, .uid = s->uid, .pidfd = s->pidfd};
+		struct rpc_peer peer = {.pid = s->pid,
+					.uid = s->uid,
+					.pidfd = s->pidfd,
+					.pidfd_at_accept = s->pidfd_at_accept,
+					.accept_ns = s->accept_ns};
 
 		r = caller_get(api, &peer, &pi, &code, msg, sizeof(msg));
 		if (r)
@@ -970,6 +1101,23 @@ static void stream_eval(struct workload_api *api, struct stream *s)
 			snprintf(msg, sizeof(msg),
 				 "no registration entry matches the calling process any more");
 			goto end;
+		}
+		/* setuid without exec fires no hook; an exec may be ahead of the table. */
+		if (api->deps.tracker) {
+			struct proc_state kst;
+			bool have = tracker_lookup(api->deps.tracker, (uint32_t)s->pid, &kst) == 0;
+
+			r = workload_caller_current(api->proc_root, s->pid, pi, have ? &kst : NULL);
+			if (r == -EAGAIN)
+				goto out; /* the table's update queues another evaluation */
+			if (r) {
+				code = GRPC_STATUS_PERMISSION_DENIED;
+				snprintf(msg, sizeof(msg), "%s",
+					 r == -EKEYREVOKED
+					     ? "the calling process changed its credentials"
+					     : "the calling process is no longer attested");
+				goto end;
+			}
 		}
 	}
 	/* Before reading the cache: a change after this point queues another evaluation. */
@@ -1132,6 +1280,8 @@ static void start_stream(struct rpc_call *call, struct workload_api *api, enum s
 	s->pid = peer->pid;
 	s->uid = peer->uid;
 	s->pidfd = peer->pidfd;
+	s->pidfd_at_accept = peer->pidfd_at_accept;
+	s->accept_ns = peer->accept_ns;
 	s->call = call;
 	s->id =
 	    (__atomic_add_fetch(&stream_serial, 1, __ATOMIC_RELAXED) << 32) | (uint32_t)peer->pid;

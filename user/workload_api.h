@@ -57,7 +57,10 @@ struct ca;
 struct matcher;
 struct proctable;
 struct proc_info;
+struct proc_state;
+struct rpc_peer;
 struct svid_cache;
+struct tracker;
 struct workload_api;
 
 /* 0 in a field means its WORKLOAD_DEFAULT_*. */
@@ -80,6 +83,14 @@ struct workload_deps {
 	struct bundle_set *bundles; /* this trust domain's bundle and the federated ones */
 	struct svid_cache *cache;   /* X.509-SVIDs by entry id */
 	const char *trust_domain;
+	/*
+	 * The kernel's procs map, read at answer time (tracker_lookup): an exec
+	 * the table has not heard of yet is UNAVAILABLE, and the caller's
+	 * credentials now (/proc/PID/status) must be the table's, or it is
+	 * PERMISSION_DENIED (setuid without exec).  NULL only in tests whose
+	 * table is made by hand: then neither check runs.
+	 */
+	struct tracker *tracker;
 };
 
 /*
@@ -128,6 +139,26 @@ void workload_api_stats(struct workload_api *api, struct workload_stats *ret);
  */
 int workload_caller_resolve(struct proctable *pt, const char *proc_root, pid_t pid, int pidfd,
 			    struct proc_info **ret);
+/*
+ * The same for a connection's peer, as attestd does it.  With
+ * peer->pidfd_at_accept (no SO_PEERPIDFD: the pidfd was opened at accept),
+ * a process under pid that started after peer->accept_ns is not the caller:
+ * -ESRCH; and a pidfd of -1 is -ESRCH (gone by accept), not -ENOTSUP.  With
+ * a tracker, workload_caller_current() on top.
+ */
+int workload_caller_resolve_peer(struct proctable *pt, struct tracker *tracker,
+				 const char *proc_root, const struct rpc_peer *peer,
+				 struct proc_info **ret);
+/*
+ * Is pi (the table's record of pid) the state pid is in now?  kernel is the
+ * procs map's record of pid (NULL if it has none).  0 yes; -EAGAIN the map
+ * is ahead of the table (an exec, fork or cgroup move not applied yet);
+ * -EKEYREVOKED pid's credentials (/proc/PID/status Uid, Gid, Groups) are
+ * not the recorded ones: it called setuid/setgid/setgroups without exec;
+ * -ESRCH gone.
+ */
+int workload_caller_current(const char *proc_root, pid_t pid, const struct proc_info *pi,
+			    const struct proc_state *kernel);
 /* True while the process of pidfd has not exited. */
 bool workload_pidfd_alive(int pidfd);
 
