@@ -864,9 +864,16 @@ static int insert_all(struct pg_store *s, struct entry *const *v, size_t n, int6
 			}
 		}
 	}
-	if (s->conn && !PQexitPipelineMode(s->conn) && !r) {
-		r = pg_err(s, NULL, "exit pipeline mode");
-		at = n;
+	if (s->conn && !PQexitPipelineMode(s->conn)) {
+		/* Results left unread: the connection's state is unknown, so it goes (and the
+		 * transaction with it, which commits nothing). */
+		log_warn("\"store: pipeline left unfinished; reconnecting\" where=\"%s\"", s->where);
+		PQfinish(s->conn);
+		s->conn = NULL;
+		if (!r) {
+			r = -EIO;
+			at = n;
+		}
 	}
 	*ret_at = at;
 	return r;
