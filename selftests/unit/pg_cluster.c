@@ -201,7 +201,7 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 void pg_cluster_destroy(struct pg_cluster *c)
 {
 	(void)pg_cluster_stop(c);
-	if (c->dir[0] && !strchr(c->dir, 'X'))
+	if (c->dir[0] && !strstr(c->dir, "XXXXXX"))
 		nftw(c->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	c->dir[0] = '\0';
 }

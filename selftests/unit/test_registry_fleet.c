@@ -145,7 +145,7 @@ struct tmpdir {
 
 static void tmpdirp(struct tmpdir *t)
 {
-	if (t->path[0] && !strchr(t->path, 'X'))
+	if (t->path[0] && !strstr(t->path, "XXXXXX"))
 		nftw(t->path, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 }
 

@@ -560,7 +560,7 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 
 static void sqlite_dirp(struct sqlite_dir *d)
 {
-	if (d->dir[0] && !strchr(d->dir, 'X'))
+	if (d->dir[0] && !strstr(d->dir, "XXXXXX"))
 		nftw(d->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 }
 
