@@ -592,7 +592,8 @@ static int sq_update(struct store *base, const char *id, struct entry *e)
 		goto fail;
 	r = commit(s);
 	if (!r) {
-		snprintf(e->id, sizeof(e->id), "%s", id);
+		if (id != e->id) /* callers may pass e->id itself: no overlapping copy */
+			snprintf(e->id, sizeof(e->id), "%s", id);
 		e->revision = rev + 1;
 		e->created_at = created;
 	}
