@@ -165,7 +165,9 @@ static void ca_maintain(struct daemon *d)
 static int identity_start(struct daemon *d, const struct proctable_hooks *hooks, char *why,
 			  size_t len)
 {
-	struct ca_opts copts = { .data_dir = d->cfg.data_dir, .trust_domain = d->cfg.trust_domain };
+	struct ca_opts copts = { .data_dir = d->cfg.data_dir,
+				 .trust_domain = d->cfg.trust_domain,
+				 .ca_ttl = d->cfg.ca_ttl };
 	struct svid_cache_opts sopts = { .x509_ttl_max = d->cfg.x509_svid_max_ttl };
 	struct svid_cache_deps sdeps;
 	struct workload_opts wopts = {

@@ -55,6 +55,8 @@ static const struct opt opts[] = {
 	    "seconds a unary Workload API call may wait for a worker"),
 	U32(x509_svid_max_ttl, "x509-svid-max-ttl", "0",
 	    "cap on X.509-SVID lifetimes in seconds (0: the entries' TTLs)"),
+	U32(ca_ttl, "ca-ttl", "0",
+	    "lifetime of each CA generation in seconds, rotated with overlap (0: 24 h; at least 6)"),
 	STR(docker_socket, "docker-socket", "/var/run/docker.sock",
 	    "Docker Engine API socket for docker:* selectors (\"\": off)"),
 	STR(docker_env_allow, "docker-env-allow", "",
@@ -191,6 +193,10 @@ static int finish(struct config *cfg, char *err, size_t errlen)
 				   "0123456789._-") != strlen(cfg->node_name)) {
 		snprintf(err, errlen, "--node-name: '%s' is not a SPIFFE ID path segment "
 				      "(letters, digits, '.', '_', '-')", cfg->node_name);
+		return -EINVAL;
+	}
+	if (cfg->ca_ttl && cfg->ca_ttl < 6) {
+		snprintf(err, errlen, "--ca-ttl: %u s is too short (at least 6)", cfg->ca_ttl);
 		return -EINVAL;
 	}
 	if (!cfg->upstream_ca_cert[0] != !cfg->upstream_ca_key[0]) {

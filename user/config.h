@@ -39,6 +39,7 @@ struct config {
 	uint32_t max_request_bytes;
 	uint32_t call_timeout; /* seconds */
 	uint32_t x509_svid_max_ttl; /* seconds; 0: the entries' TTLs */
+	uint32_t ca_ttl; /* seconds of each X.509 CA (and JWT key); 0: the CA's default, 24 h */
 	/* Container and pod metadata (meta_cache.h); "" turns a source off */
 	char docker_socket[PATH_MAX];
 	char docker_env_allow[CONFIG_STR * 4]; /* KEY[,KEY...] */
