@@ -28,7 +28,8 @@
  *   pidreuse setuid SOCKET COUNT TO_UID BEFORE_ID
  *     the exec race and setuid without exec (see those functions); JSON
  *     with "wrong": identities that did not belong to the state asked in
- *   pidreuse fetch SOCKET         one FetchX509SVID as this process: prints
+ *   pidreuse fetch SOCKET         FetchX509SVID as this process (retried for 3 s
+ *     while refused, as a fresh process may not be attested yet): prints
  *     released|denied|error
  *
  * Static, -pthread only (selftests/helpers).  Must run as root in the
@@ -737,7 +738,12 @@ int main(int argc, char **argv)
 	if (argc == 4 && strcmp(argv[1], "victim") == 0)
 		victim(argv[2], atoi(argv[3]));
 	if (argc == 3 && strcmp(argv[1], "fetch") == 0) {
-		enum result r = fetch_once(argv[2]);
+		/* a fresh process may not be attested yet: retry for 3 s */
+		uint64_t end = now_ms() + 3000;
+		enum result r;
+
+		while ((r = fetch_once(argv[2])) != R_RELEASED && now_ms() < end)
+			usleep(5000);
 
 		puts(r == R_RELEASED ? "released" : r == R_DENIED ? "denied" : "error");
 		return 0;
