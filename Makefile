@@ -159,3 +159,42 @@ $(BUILD)/selftests/%: selftests/helpers/%.c
 	$(Q)$(CC) -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -static -pthread $< -o $@
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- fuzzing (issue #10) ----
+# fuzz/X.c are libFuzzer targets, linked with the library built again by
+# clang for fuzzing into $(BUILD)/fuzz/obj.  `make fuzz FUZZ_SECONDS=N` runs
+# each for N seconds on fuzz/corpus/X (the committed seeds and regression
+# inputs), two at a time, and fails on a crash (scripts/fuzz.sh).
+FUZZ_SECONDS ?= 60
+FUZZ_DIR := $(BUILD)/fuzz
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -Wall -Wno-unused-parameter -Wno-unknown-warning-option -Wno-bitwise-instead-of-logical \
+	-D_GNU_SOURCE -pthread -I$(BUILD) -I$(BUILD)/gen -Ibpf -Iuser -Ifuzz $(PKG_CFLAGS)
+FUZZ_BINS := $(patsubst fuzz/%.c,$(FUZZ_DIR)/%,$(wildcard fuzz/*.c))
+FUZZ_OBJS := $(LIB_SRCS:user/%.c=$(FUZZ_DIR)/obj/%.o) \
+	$(PB_SRCS:$(BUILD)/gen/%.c=$(FUZZ_DIR)/obj/%.o)
+
+.PHONY: fuzz fuzz-build
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: $(FUZZ_BINS)
+	$(Q)FUZZ_DIR=$(FUZZ_DIR) FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh $(FUZZ_BINS)
+
+$(FUZZ_DIR)/obj/%.o: user/%.c | $(SKELS) $(PB_HDRS)
+	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_SAN) -c $< -o $@
+
+$(FUZZ_DIR)/obj/%.o: $(BUILD)/gen/%.c | $(PB_HDRS)
+	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_SAN) -c $< -o $@
+
+$(FUZZ_DIR)/libfuzz.a: $(FUZZ_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_BINS): $(FUZZ_DIR)/%: fuzz/%.c $(wildcard fuzz/*.h) $(FUZZ_DIR)/libfuzz.a
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) $< $(FUZZ_DIR)/libfuzz.a \
+		$(PKG_LIBS) -lelf -lz -lm -o $@

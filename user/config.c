@@ -96,15 +96,12 @@ static int set_opt(struct config *cfg, const struct opt *o, const char *val, cha
 	return 0;
 }
 
-static int load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+/* Applies the settings of a parsed config file; takes root. */
+static int load_json(struct config *cfg, json_object *root, const char *path, char *err,
+		     size_t errlen)
 {
-	json_object *root = json_object_from_file(path);
 	int r = 0;
 
-	if (!root) {
-		snprintf(err, errlen, "cannot read config %s: %s", path, json_util_get_last_err());
-		return -EIO;
-	}
 	if (!json_object_is_type(root, json_type_object)) {
 		snprintf(err, errlen, "config %s: not a JSON object", path);
 		json_object_put(root);
@@ -135,6 +132,17 @@ static int load_file(struct config *cfg, const char *path, char *err, size_t err
 	}
 	json_object_put(root);
 	return r;
+}
+
+static int load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	json_object *root = json_object_from_file(path);
+
+	if (!root) {
+		snprintf(err, errlen, "cannot read config %s: %s", path, json_util_get_last_err());
+		return -EIO;
+	}
+	return load_json(cfg, root, path, err, errlen);
 }
 
 void config_usage(FILE *out)
@@ -204,6 +212,49 @@ static int finish(struct config *cfg, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+static int set_defaults(struct config *cfg, char *err, size_t errlen)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
+		int r = set_opt(cfg, &opts[i], opts[i].def, err, errlen);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int config_parse_json(struct config *cfg, const char *text, size_t len, const char *name,
+		      char *err, size_t errlen)
+{
+	json_tokener *tok = json_tokener_new();
+	json_object *root;
+	int r;
+
+	err[0] = '\0';
+	if (!tok) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = set_defaults(cfg, err, errlen);
+	if (r < 0) {
+		json_tokener_free(tok);
+		return r;
+	}
+	root = len <= INT32_MAX ? json_tokener_parse_ex(tok, text, (int)len) : NULL;
+	/* the whole text, one value: a truncated or trailing document is refused */
+	if (!root || json_tokener_get_error(tok) != json_tokener_success ||
+	    json_tokener_get_parse_end(tok) != len) {
+		snprintf(err, errlen, "config %s: not one JSON document", name);
+		json_object_put(root);
+		json_tokener_free(tok);
+		return -EINVAL;
+	}
+	json_tokener_free(tok);
+	r = load_json(cfg, root, name, err, errlen);
+	return r < 0 ? r : finish(cfg, err, errlen);
 }
 
 int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen)

@@ -62,6 +62,13 @@ enum config_result {
  * another -errno for a config file that cannot be read (exit 1).
  */
 int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen);
+/*
+ * Defaults, then the JSON config text (len bytes, need not be terminated;
+ * name for messages), then the checks config_load makes: what --config
+ * does without the flags.  0, or -EINVAL with the reason in err.
+ */
+int config_parse_json(struct config *cfg, const char *text, size_t len, const char *name,
+		      char *err, size_t errlen);
 /* Prints the settings as `attestd --help` shows them. */
 void config_usage(FILE *out);
 

@@ -271,9 +271,12 @@ def hostile(tmp, d):
     diag(f"hostile: attestd RSS before {rss0} KiB, under the flood {rss1} KiB (peak VmHWM "
          f"{hwm2} KiB), after {rss2} KiB")
     ok(d.alive(), "attestd survives 10,000 hostile connections of one uid", d.tail())
-    ok(fres.get("opened", 0) >= 0.9 * FLOOD_CONNS,
-       f"the flood was real: {fres.get('opened')} connections opened "
-       f"({fres.get('kinds')}), {fres.get('closed_by_server')} closed by attestd", fres)
+    ok(fres.get("opened", 0) + fres.get("failed", 0) == FLOOD_CONNS
+       and fres.get("opened", 0) > 1024 + 64,
+       f"the flood was real: {FLOOD_CONNS} connects from one uid, {fres.get('opened')} "
+       f"established ({fres.get('kinds')}), {fres.get('failed')} not (backlog full while "
+       f"attestd closes those over its limits at accept), {fres.get('closed_by_server')} "
+       f"closed by attestd", fres)
     good = flood_codes.get("OK", 0)
     ok(good == len(flood_us) and good > 0 and max(flood_us) < 2e6,
        f"another uid is served under the flood: {good}/{len(flood_us)} calls OK, each under "
