@@ -53,6 +53,9 @@ TD = "spiffe://example.org"
 ROUNDS = int(os.environ.get("PIDREUSE_ROUNDS", "10000"))
 KILL_CYCLES = int(os.environ.get("KILL_CYCLES", "100"))
 FLOOD_CONNS = int(os.environ.get("FLOOD_CONNS", "10000"))
+# sections to run (a developer's shortcut): main, fallback, ringbuf, kill
+SECTIONS = set(os.environ.get("ATTACKS", "main,fallback,ringbuf,kill").split(","))
+ctl_bin = CTL  # a copy in the test's directory once body() made it
 
 UID_ATTACKER, UID_VICTIM, UID_EXEC, UID_SETUID_TO = 4401, 4402, 4403, 4404
 UID_RESTART, UID_FLOOD, UID_LAT = 4406, 4410, 4420
@@ -157,7 +160,7 @@ class Daemon:
         self.proc.wait()
 
     def ctl(self, *args, timeout=30):
-        p = subprocess.run([CTL, "--admin-socket", self.admin] + list(args),
+        p = subprocess.run([ctl_bin, "--admin-socket", self.admin] + list(args),
                            capture_output=True, text=True, timeout=timeout)
         return p.returncode, p.stdout + p.stderr
 
@@ -569,6 +572,8 @@ def body(tmp, daemons):
         shutil.copy(src, os.path.join(tmp, dst))
         os.chmod(os.path.join(tmp, dst), 0o755)
     helper = os.path.join(tmp, "pidreuse")
+    global ctl_bin
+    ctl_bin = os.path.join(tmp, "attestctl")
 
     def entries(d):
         return all([
@@ -582,6 +587,21 @@ def body(tmp, daemons):
             d.entry("/lat", f"unix:uid:{UID_LAT}"),
         ])
 
+    if "main" in SECTIONS:
+        main_daemon(tmp, daemons, entries)
+    if "fallback" in SECTIONS:
+        fallback_daemon(tmp, daemons, entries, helper)
+    if "ringbuf" in SECTIONS:
+        rb = Daemon(tmp, "ringbuf", ["--ringbuf-size", "4096", "--resync-interval", "1"])
+        daemons.append(rb)
+        if ok(rb.start() and entries(rb), "attestd with --ringbuf-size 4096", rb.tail()):
+            ringbuf_overflow(tmp, rb)
+        rb.stop()
+    if "kill" in SECTIONS:
+        kill9_cycles(tmp)
+
+
+def main_daemon(tmp, daemons, entries):
     # ---- the main daemon: SO_PEERPIDFD (where the kernel has it) ----
     d = Daemon(tmp, "main", ["--x509-svid-max-ttl", "4"])
     daemons.append(d)
@@ -598,6 +618,8 @@ def body(tmp, daemons):
     secrets_in_log(tmp, d)
     d.stop()
 
+
+def fallback_daemon(tmp, daemons, entries, helper):
     # ---- the pre-6.5 path, forced: pidfd_open at accept + start time before the accept ----
     fb = Daemon(tmp, "fallback", env={"ATTESTD_TEST_PIDFD_FALLBACK": "1"})
     daemons.append(fb)
@@ -609,14 +631,6 @@ def body(tmp, daemons):
         pid_reuse(tmp, fb, "pidfd_open fallback")
         exec_race(tmp, fb, label=" (fallback)", rounds=60)
     fb.stop()
-
-    # ---- faults ----
-    rb = Daemon(tmp, "ringbuf", ["--ringbuf-size", "4096", "--resync-interval", "1"])
-    daemons.append(rb)
-    if ok(rb.start() and entries(rb), "attestd with --ringbuf-size 4096", rb.tail()):
-        ringbuf_overflow(tmp, rb)
-    rb.stop()
-    kill9_cycles(tmp)
 
 
 if __name__ == "__main__":
