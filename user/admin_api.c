@@ -20,16 +20,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "admin.pb-c.h"
 #include "admin_api.h"
 #include "cleanup.h"
 #include "entry.h"
+#include "explain.h"
+#include "health.h"
 #include "log.h"
 #include "proctable.h"
 #include "registry.h"
 #include "rpc_server.h"
 #include "selector.h"
 #include "store.h"
+#include "telemetry.h"
+
+/*
+ * Every call's end is counted by method and status (telemetry.h): these
+ * wrap rpc_server's two ways of ending a call for the rest of this file.
+ */
+static void count_end(struct rpc_call *call, grpc_status_code code)
+{
+	telemetry_admin_call(rpc_call_method(call)->path, code);
+}
+#define rpc_call_finish(call, code, ...)                                                           \
+	(count_end(call, code), rpc_call_finish(call, code, __VA_ARGS__))
+#define rpc_call_reply(call, msg) (count_end(call, GRPC_STATUS_OK), rpc_call_reply(call, msg))
 
 struct admin_job;
 
@@ -54,6 +70,7 @@ static grpc_status_code admin_check(struct rpc_call *call, void *arg, char *msg,
 		return GRPC_STATUS_OK;
 	log_warn("\"admin: refused non-root caller\" method=%s pid=%d uid=%u",
 		 rpc_call_method(call)->path, (int)peer->pid, (unsigned)peer->uid);
+	telemetry_admin_call(rpc_call_method(call)->path, GRPC_STATUS_PERMISSION_DENIED);
 	snprintf(msg, len, "admin API is root-only");
 	return GRPC_STATUS_PERMISSION_DENIED;
 }
@@ -385,6 +402,9 @@ struct admin_job {
 	char **selectors; /* list: sorted, unique */
 	size_t nselectors;
 	char *spiffe_id; /* list: "" for any */
+	int32_t pid;	 /* explain */
+	uint32_t limit;
+	struct timespec started; /* when the handler queued it, for the latency histogram */
 };
 
 static void job_free(struct admin_job *j)
@@ -426,6 +446,7 @@ static grpc_status_code status_of(int err, const char *what, const char *why)
 		break;
 	}
 	log_error("\"admin: %s failed\" error=\"%s\" reason=\"%s\"", what, strerror(-err), why);
+	telemetry_store_error(what);
 	return code;
 }
 
@@ -716,11 +737,18 @@ static void *worker_main(void *arg)
 		if (!api->head)
 			api->tail = &api->head;
 		pthread_mutex_unlock(&api->lock);
+		/* The method's path is static; the call is gone once the job finishes it. */
+		const char *path = rpc_call_method(j->call)->path;
+		struct timespec done;
+
 		/* Gone while queued (client, deadline, server stop): do not write for nobody. */
 		if (rpc_call_cancelled(j->call))
 			rpc_call_finish(j->call, GRPC_STATUS_CANCELLED, "cancelled before it ran");
 		else
 			j->run(api, j);
+		clock_gettime(CLOCK_MONOTONIC, &done);
+		telemetry_admin_latency(path, (double)(done.tv_sec - j->started.tv_sec) +
+						  (double)(done.tv_nsec - j->started.tv_nsec) / 1e9);
 		job_free(j);
 		pthread_mutex_lock(&api->lock);
 	}
@@ -758,6 +786,7 @@ static struct admin_job *job_new(struct admin_api *api, struct rpc_call *call,
 	}
 	j->call = call;
 	j->run = run;
+	clock_gettime(CLOCK_MONOTONIC, &j->started);
 	return j;
 }
 
@@ -941,6 +970,267 @@ static void do_list_entries(struct rpc_call *call, const ProtobufCMessage *msg, 
 	job_queue(api, j);
 }
 
+/* ---- operations: health, explain, watch (docs/operations-metrics.md) ---- */
+
+static void do_health(struct rpc_call *call, const ProtobufCMessage *msg, void *arg)
+{
+	Attestd__Admin__V1__HealthResponse resp = ATTESTD__ADMIN__V1__HEALTH_RESPONSE__INIT;
+	Attestd__Admin__V1__HealthCheck checks[HEALTH_MAX_CHECKS], *ptrs[HEALTH_MAX_CHECKS];
+	struct admin_api *api = arg;
+	struct health_report hr;
+
+	if (!api->deps.health) {
+		rpc_call_finish(call, GRPC_STATUS_UNAVAILABLE, "health checks are not running");
+		return;
+	}
+	health_get(api->deps.health, &hr);
+	for (size_t i = 0; i < hr.n; i++) {
+		attestd__admin__v1__health_check__init(&checks[i]);
+		checks[i].name = hr.checks[i].name;
+		checks[i].ok = hr.checks[i].ok;
+		checks[i].detail = hr.checks[i].detail;
+		ptrs[i] = &checks[i];
+	}
+	resp.live = hr.live;
+	resp.ready = hr.ready;
+	resp.reason = hr.reason;
+	resp.n_checks = hr.n;
+	resp.checks = ptrs;
+	resp.age_ms = hr.age_ms;
+	rpc_call_reply(call, &resp.base);
+}
+
+/* The process's same-kind selectors shown for one missing selector, at most. */
+#define EXPLAIN_MAX_HAVE 8
+
+/* Every entry sharing a selector with pi, from the store's selector index. */
+static int explain_candidates(struct admin_api *api, const struct proc_info *pi,
+			      struct entry ***ret, size_t *ret_n)
+{
+	struct entry **all = NULL;
+	size_t n = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < pi->nselectors && !r; i++) {
+		struct store_filter f = {.selector = pi->selectors[i]};
+		struct entry **v = NULL, **grown;
+		size_t k = 0;
+
+		r = store_entry_list(registry_store(api->deps.registry), &f, &v, &k);
+		if (r)
+			break;
+		if (!k) {
+			free(v);
+			continue;
+		}
+		grown = realloc(all, (n + k) * sizeof(*all));
+		if (!grown) {
+			entries_free(v, k);
+			r = -ENOMEM;
+			break;
+		}
+		all = grown;
+		memcpy(all + n, v, k * sizeof(*v));
+		n += k;
+		free(v);
+	}
+	if (r) {
+		entries_free(all, n);
+		return r;
+	}
+	*ret = all;
+	*ret_n = n;
+	return 0;
+}
+
+static void run_explain(struct admin_api *api, struct admin_job *j)
+{
+	Attestd__Admin__V1__ExplainResponse resp = ATTESTD__ADMIN__V1__EXPLAIN_RESPONSE__INIT;
+	Attestd__Admin__V1__ProcessInfo pinfo;
+	Attestd__Admin__V1__NearMiss *nm = NULL, **nmp = NULL;
+	Attestd__Admin__V1__Entry *em = NULL;
+	Attestd__Admin__V1__MissingSelector *ms = NULL, **msp = NULL;
+	const char **have = NULL;
+	struct explain_item *items = NULL;
+	struct entry **all = NULL;
+	size_t nitems = 0, ncand = 0, nall = 0, total = 0, mi = 0;
+	struct proc_info *pi = NULL;
+	int r;
+
+	r = proctable_get(api->deps.pt, (uint32_t)j->pid, 0, &pi);
+	if (r == -ENOENT) {
+		rpc_call_finish(j->call, GRPC_STATUS_NOT_FOUND, "pid %d is not tracked", j->pid);
+		return;
+	}
+	if (r) {
+		rpc_call_finish(j->call, GRPC_STATUS_INTERNAL, "process table lookup failed: %s",
+				strerror(-r));
+		return;
+	}
+	r = explain_candidates(api, pi, &all, &nall);
+	if (r) {
+		finish_err(j->call, r, "explain", "");
+		goto out;
+	}
+	r = explain_rank((const char *const *)pi->selectors, pi->nselectors, all, nall, j->limit,
+			 &items, &nitems, &ncand);
+	free(all); /* its entries are the ranking's now */
+	if (r) {
+		rpc_call_finish(j->call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < nitems; i++)
+		total += items[i].nmissing;
+	nm = calloc(nitems ? nitems : 1, sizeof(*nm));
+	nmp = calloc(nitems ? nitems : 1, sizeof(*nmp));
+	em = calloc(nitems ? nitems : 1, sizeof(*em));
+	ms = calloc(total ? total : 1, sizeof(*ms));
+	msp = calloc(total ? total : 1, sizeof(*msp));
+	have = calloc((total ? total : 1) * EXPLAIN_MAX_HAVE, sizeof(*have));
+	if (!nm || !nmp || !em || !ms || !msp || !have) {
+		rpc_call_finish(j->call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < nitems; i++) {
+		attestd__admin__v1__near_miss__init(&nm[i]);
+		admin_entry_to_pb(items[i].entry, &em[i]);
+		nm[i].entry = &em[i];
+		nm[i].applies_here = registry_applies(api->deps.registry, items[i].entry);
+		nm[i].missing = &msp[mi];
+		nm[i].n_missing = items[i].nmissing;
+		for (size_t k = 0; k < items[i].nmissing; k++, mi++) {
+			const char **h = &have[mi * EXPLAIN_MAX_HAVE];
+
+			attestd__admin__v1__missing_selector__init(&ms[mi]);
+			ms[mi].selector = (char *)items[i].missing[k];
+			ms[mi].n_process_has =
+			    explain_same_kind((const char *const *)pi->selectors, pi->nselectors,
+					      items[i].missing[k], h, EXPLAIN_MAX_HAVE);
+			ms[mi].process_has = (char **)h;
+			msp[mi] = &ms[mi];
+		}
+		nmp[i] = &nm[i];
+	}
+	process_info_fill(&pinfo, pi);
+	resp.process = &pinfo;
+	resp.n_entries = nitems;
+	resp.entries = nmp;
+	resp.candidates = (uint32_t)ncand;
+	rpc_call_reply(j->call, &resp.base);
+out:
+	free(have);
+	free(msp);
+	free(ms);
+	free(em);
+	free(nmp);
+	free(nm);
+	explain_items_free(items, nitems);
+	proc_info_free(pi);
+}
+
+static void do_explain(struct rpc_call *call, const ProtobufCMessage *msg, void *arg)
+{
+	const Attestd__Admin__V1__ExplainRequest *req = (const void *)msg;
+	struct admin_api *api = arg;
+	struct admin_job *j;
+
+	if (req->pid <= 0) {
+		rpc_call_finish(call, GRPC_STATUS_INVALID_ARGUMENT, "pid %d is not a pid", req->pid);
+		return;
+	}
+	j = job_new(api, call, run_explain);
+	if (!j)
+		return;
+	j->pid = req->pid;
+	j->limit = !req->limit			    ? EXPLAIN_DEFAULT_LIMIT
+		   : req->limit > EXPLAIN_MAX_LIMIT ? EXPLAIN_MAX_LIMIT
+						    : req->limit;
+	job_queue(api, j);
+}
+
+/*
+ * A Watch stream: telemetry calls watch_send for every identity event, on
+ * whatever thread reports it; the cancel callback unsubscribes (after which
+ * no watch_send runs) before the call is finished and this freed.
+ */
+struct watch_sub {
+	pthread_mutex_t lock; /* call */
+	struct rpc_call *call;
+	int id;
+};
+
+static void watch_send(void *arg, const struct identity_event *ev)
+{
+	static const Attestd__Admin__V1__IdentityEvent__Kind kinds[] = {
+	    [IDENTITY_RELEASED] = ATTESTD__ADMIN__V1__IDENTITY_EVENT__KIND__RELEASED,
+	    [IDENTITY_REVOKED] = ATTESTD__ADMIN__V1__IDENTITY_EVENT__KIND__REVOKED,
+	    [IDENTITY_REFUSED] = ATTESTD__ADMIN__V1__IDENTITY_EVENT__KIND__REFUSED,
+	};
+	Attestd__Admin__V1__IdentityEvent m = ATTESTD__ADMIN__V1__IDENTITY_EVENT__INIT;
+	struct watch_sub *w = arg;
+
+	m.kind = kinds[ev->kind];
+	m.time_ms = ev->time_ms;
+	m.pid = (int32_t)ev->pid;
+	m.uid = (uint32_t)ev->uid;
+	/* protobuf-c takes char *; it only reads them when packing, here. */
+	m.exe = (char *)(ev->exe ? ev->exe : "");
+	m.spiffe_id = (char *)(ev->spiffe_id ? ev->spiffe_id : "");
+	m.entry_id = (char *)(ev->entry_id ? ev->entry_id : "");
+	m.svid_type = (char *)(ev->svid_type ? ev->svid_type : "");
+	m.rpc = (char *)(ev->rpc ? telemetry_rpc_name(ev->rpc) : "");
+	m.reason = (char *)(ev->reason ? ev->reason : "");
+	m.code = (char *)(ev->kind == IDENTITY_REFUSED ? telemetry_code_name(ev->code) : "");
+	pthread_mutex_lock(&w->lock);
+	if (w->call)
+		(void)rpc_call_send(w->call, &m.base); /* -ECANCELED: the cancel callback ends it */
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void watch_cancelled(struct rpc_call *call, void *arg)
+{
+	struct watch_sub *w = arg;
+
+	telemetry_unwatch(w->id);
+	pthread_mutex_lock(&w->lock);
+	w->call = NULL;
+	pthread_mutex_unlock(&w->lock);
+	rpc_call_finish(call, GRPC_STATUS_CANCELLED, "watch ended");
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}
+
+static void do_watch(struct rpc_call *call, const ProtobufCMessage *msg, void *arg)
+{
+	Attestd__Admin__V1__IdentityEvent hello = ATTESTD__ADMIN__V1__IDENTITY_EVENT__INIT;
+	struct watch_sub *w = calloc(1, sizeof(*w));
+	struct timespec now;
+
+	if (!w) {
+		rpc_call_finish(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	pthread_mutex_init(&w->lock, NULL);
+	w->call = call;
+	/* Held until WATCHING is queued, so no event can go out before it. */
+	pthread_mutex_lock(&w->lock);
+	w->id = telemetry_watch(watch_send, w);
+	if (w->id < 0) {
+		pthread_mutex_unlock(&w->lock);
+		pthread_mutex_destroy(&w->lock);
+		free(w);
+		rpc_call_finish(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	hello.kind = ATTESTD__ADMIN__V1__IDENTITY_EVENT__KIND__WATCHING;
+	hello.time_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	(void)rpc_call_send(call, &hello.base);
+	pthread_mutex_unlock(&w->lock);
+	/* May run watch_cancelled at once, if the call has ended already. */
+	rpc_call_on_cancel(call, watch_cancelled, w);
+}
+
 /* Adding an RPC: a handler above and a row here. */
 static const struct rpc_method admin_methods[] = {
     {ADMIN_METHOD_ATTEST, &attestd__admin__v1__attest_request__descriptor, RPC_UNARY, do_attest},
@@ -958,6 +1248,11 @@ static const struct rpc_method admin_methods[] = {
      do_delete_entry},
     {ADMIN_METHOD_LIST_ENTRIES, &attestd__admin__v1__list_entries_request__descriptor, RPC_UNARY,
      do_list_entries},
+    {ADMIN_METHOD_HEALTH, &attestd__admin__v1__health_request__descriptor, RPC_UNARY, do_health},
+    {ADMIN_METHOD_EXPLAIN, &attestd__admin__v1__explain_request__descriptor, RPC_UNARY,
+     do_explain},
+    {ADMIN_METHOD_WATCH, &attestd__admin__v1__watch_request__descriptor, RPC_SERVER_STREAM,
+     do_watch},
 };
 
 int admin_api_start(const char *socket_path, const struct admin_deps *deps, struct admin_api **ret)

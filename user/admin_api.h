@@ -18,6 +18,9 @@
 #define ADMIN_METHOD_UPDATE_ENTRY "/attestd.admin.v1.Admin/UpdateEntry"
 #define ADMIN_METHOD_DELETE_ENTRY "/attestd.admin.v1.Admin/DeleteEntry"
 #define ADMIN_METHOD_LIST_ENTRIES "/attestd.admin.v1.Admin/ListEntries"
+#define ADMIN_METHOD_HEALTH "/attestd.admin.v1.Admin/Health"
+#define ADMIN_METHOD_EXPLAIN "/attestd.admin.v1.Admin/Explain"
+#define ADMIN_METHOD_WATCH "/attestd.admin.v1.Admin/Watch"
 
 /*
  * Largest request the admin API takes: a CreateEntries batch of 100,000
@@ -32,11 +35,13 @@ struct proctable;
 struct registry;
 struct admin_api;
 struct entry;
+struct health;
 
 /* What the admin API reads; borrowed, must outlive the API. */
 struct admin_deps {
 	struct proctable *pt;
 	struct registry *registry; /* entries; NULL: entry calls answer UNAVAILABLE */
+	struct health *health;	   /* Health; NULL: it answers UNAVAILABLE */
 };
 
 /* -EADDRINUSE if another attestd serves socket_path. */

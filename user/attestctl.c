@@ -19,6 +19,7 @@
 #include "cleanup.h"
 #include "ctl.h"
 #include "ctl_entry.h"
+#include "ctl_ops.h"
 #include "ctl_selectors.h"
 #include "rpc_client.h"
 
@@ -48,6 +49,7 @@ static int do_ps(struct ctl *ctl, int argc, char **argv);
 static int do_workload(struct ctl *ctl, int argc, char **argv);
 static int do_entry(struct ctl *ctl, int argc, char **argv);
 static int do_selectors(struct ctl *ctl, int argc, char **argv);
+static int do_ops(struct ctl *ctl, int argc, char **argv);
 
 /* A new command: a do_<verb> function and a row here. */
 static const struct command commands[] = {
@@ -72,6 +74,12 @@ static const struct command commands[] = {
     {"entry", "delete", do_entry, "ID", "delete a registration entry"},
     {"selectors", NULL, do_selectors, "--cgroup PATH",
      "offline: the container/k8s/systemd selectors a cgroup path yields"},
+    {"healthcheck", NULL, do_ops, "[--verbose]",
+     "exit 0 if attestd is live and ready, else 1 and the reason"},
+    {"explain", NULL, do_ops, "--pid PID [--limit N]",
+     "for entries that nearly match PID: the selectors it lacks"},
+    {"watch", NULL, do_ops, "[--count N]",
+     "identities released, revoked and refused on this node, live"},
 };
 
 enum {
@@ -477,6 +485,15 @@ static int do_workload(struct ctl *ctl, int argc, char **argv)
 static int do_selectors(struct ctl *ctl, int argc, char **argv)
 {
 	return ctl_selectors_run(ctl->json, argc, argv);
+}
+
+/* ---- healthcheck, explain, watch: user/ctl_ops.c, which parses its own options ---- */
+
+static int do_ops(struct ctl *ctl, int argc, char **argv)
+{
+	struct ctl_env env = {.admin_socket = ctl->admin_socket, .json = ctl->json};
+
+	return ctl_ops_run(ctl->cmd->name, &env, argc, argv);
 }
 
 /* ---- dispatch ---- */

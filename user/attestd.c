@@ -37,6 +37,10 @@
 #include "ca.h"
 #include "svid_cache.h"
 #include "workload_api.h"
+/* Metrics, health (issue #11) */
+#include "health.h"
+#include "http_server.h"
+#include "telemetry.h"
 
 struct daemon {
 	struct config cfg;
@@ -54,6 +58,8 @@ struct daemon {
 	struct svid_cache *cache;
 	struct workload_api *wl;
 	struct meta_cache *meta; /* docker:* and kubelet k8s:* metadata (issue #6) */
+	struct health *health;	 /* /live, /ready, attestctl healthcheck (issue #11) */
+	struct http_server *http; /* --metrics-addr */
 	uint64_t lost_seen;
 	uint64_t resyncs;
 };
@@ -71,6 +77,8 @@ static void on_state(void *ctx, __u32 type, const struct proc_state *st)
 	/* A fork's identity is its parent's until it execs, which most do at once. */
 	int r = proctable_upsert_flags(d->pt, st, type == EV_FORK ? PROCTABLE_DEFER : 0);
 
+	health_event(d->health);
+
 	if (r < 0)
 		log_warn("\"cannot update process\" pid=%u error=\"%s\"", st->tgid, strerror(-r));
 }
@@ -79,6 +87,7 @@ static void on_exit_event(void *ctx, __u32 tgid, __u64 start_ns, __u32 code)
 {
 	struct daemon *d = ctx;
 
+	health_event(d->health);
 	proctable_remove(d->pt, tgid, start_ns);
 }
 
@@ -93,8 +102,13 @@ static int match_hook(void *ctx, const char *const *sel, size_t n, struct strv *
 		      struct strv *spiffe_ids)
 {
 	struct daemon *d = ctx;
+	size_t before = entry_ids->n;
+	int r = registry_match(d->registry, sel, n, entry_ids, spiffe_ids);
 
-	return registry_match(d->registry, sel, n, entry_ids, spiffe_ids);
+	telemetry_attestation(r < 0			 ? TELEMETRY_ATTEST_ERROR
+			      : entry_ids->n > before ? TELEMETRY_MATCHED
+						      : TELEMETRY_UNMATCHED);
+	return r;
 }
 
 static bool runs_file(void *arg, const struct proc_state *st)
@@ -362,6 +376,7 @@ static int resync(struct daemon *d, const char *why)
 		return r;
 	}
 	d->resyncs++;
+	telemetry_resync(why);
 	log_info("\"process table synced\" reason=%s processes=%d exact_from_kernel=%d removed=%d",
 		 why, s.seen, s.from_map, s.removed);
 	return 0;
@@ -381,6 +396,44 @@ static void check_loss(struct daemon *d)
 	tracker_poll(d->tracker, 0);
 	resync(d, "event_loss");
 }
+
+/* ---- metrics and health (issue #11) ---- */
+
+/* Health probes, scrape-time sources, and the --metrics-addr listener. */
+static int ops_start(struct daemon *d, char *why, size_t len)
+{
+	struct health_deps hd = { .tracker = d->tracker,
+				  .store = registry_store(d->registry),
+				  .store_url = d->cfg.store_url,
+				  .ca = d->ca,
+				  .socket_path = d->cfg.socket_path };
+	struct telemetry_sources ts = { .tracker = d->tracker,
+					.pt = d->pt,
+					.registry = d->registry,
+					.cache = d->cache,
+					.wl = d->wl,
+					.health = d->health };
+	int r = health_add_attestd(d->health, &hd);
+
+	if (r == 0)
+		r = health_start(d->health);
+	if (r == 0)
+		r = telemetry_start(&ts);
+	if (r < 0) {
+		snprintf(why, len, "cannot start the health checks: %s", strerror(-r));
+		return r;
+	}
+	if (!d->cfg.metrics_addr[0])
+		return 0;
+	r = telemetry_serve(d->cfg.metrics_addr, d->health, &d->http, why, len);
+	if (r < 0)
+		return r;
+	log_info("\"serving metrics and health\" addr=%s paths=/metrics,/live,/ready",
+		 http_server_addr(d->http));
+	return 0;
+}
+
+/* ---- end of metrics and health ---- */
 
 /* privdrop: can the map still be read with the lowered set? */
 static int bpf_probe(void *arg)
@@ -426,6 +479,8 @@ static int start(struct daemon *d, char *why, size_t len)
 	if (r < 0)
 		return r;
 	r = proctable_new(&d->pt);
+	if (r == 0)
+		r = health_new(NULL, &d->health); /* counts events from the first one */
 	if (r < 0) {
 		snprintf(why, len, "out of memory");
 		return r;
@@ -471,6 +526,7 @@ static int start(struct daemon *d, char *why, size_t len)
 		return r;
 	deps.pt = d->pt;
 	deps.registry = d->registry;
+	deps.health = d->health;
 	r = admin_api_start(d->cfg.admin_socket, &deps, &d->admin);
 	if (r == -EADDRINUSE) {
 		snprintf(why, len, "admin socket %s is in use by another process",
@@ -489,6 +545,9 @@ static int start(struct daemon *d, char *why, size_t len)
 			 strerror(-r));
 		return r;
 	}
+	r = ops_start(d, why, len);
+	if (r < 0)
+		return r;
 	if (registry_node_id(d->registry))
 		log_info("\"node identity\" node_id=%s", registry_node_id(d->registry));
 	log_info("\"attestd started\" trust_domain=%s node=%s admin_socket=%s cgroup2=%s "
@@ -503,9 +562,16 @@ static void stop(struct daemon *d)
 {
 	struct proctable_hooks hooks = { .ctx = d, .digest = digest_hook, .match = match_hook };
 
+	/* Scrapes read everything below: the listener goes first. */
+	http_server_stop(d->http);
+	d->http = NULL;
+	telemetry_stop();
 	/* The store's watcher reaches the table and the SVID cache: it stops first. */
 	registry_unwatch(d->registry);
 	admin_api_stop(d->admin);
+	/* Its probes read the tracker, the store and the CA; the admin API reads it. */
+	health_free(d->health);
+	d->health = NULL;
 	identity_stop(d, &hooks);
 	tracker_close(d->tracker);
 	hasher_free(d->hasher);
@@ -560,6 +626,7 @@ static int run(struct daemon *d, int argc, char **argv)
 			continue;
 		if (n < 0)
 			return -errno;
+		health_loop_tick(d->health);
 		/* Drain what came without a wake-up, then derive the forks that did not exec. */
 		tracker_poll(d->tracker, 0);
 		proctable_derive_pending(d->pt, FORK_DEFER_NS);

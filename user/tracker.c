@@ -227,3 +227,17 @@ int tracker_forget(struct tracker *t, uint32_t tgid, uint64_t start_ns)
 	free(st);
 	return r;
 }
+
+size_t tracker_progs(struct tracker *t, struct tracker_prog *out, size_t max)
+{
+	const struct bpf_object_skeleton *s = t->skel->skeleton;
+
+	for (int i = 0; i < s->prog_cnt && (size_t)i < max; i++) {
+		const struct bpf_prog_skeleton *p =
+		    (const void *)((const char *)s->progs + (size_t)i * s->prog_skel_sz);
+
+		out[i] = (struct tracker_prog){ p->name, bpf_program__fd(*p->prog),
+						*p->link ? bpf_link__fd(*p->link) : -1 };
+	}
+	return (size_t)s->prog_cnt;
+}

@@ -53,4 +53,13 @@ int tracker_seed(struct tracker *t, const struct proc_state *st);
 /* Deletes tgid's record if it still has start time start_ns. */
 int tracker_forget(struct tracker *t, uint32_t tgid, uint64_t start_ns);
 
+/* A BPF program and its link, for health checks (is it attached?) and run-time stats. */
+struct tracker_prog {
+	const char *name; /* "handle_exec", ... */
+	int prog_fd;
+	int link_fd; /* -1: not attached */
+};
+/* Fills up to max; returns how many programs there are. */
+size_t tracker_progs(struct tracker *t, struct tracker_prog *out, size_t max);
+
 #endif

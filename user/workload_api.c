@@ -39,9 +39,22 @@
 #include "selectors.h"
 #include "spiffeid.h"
 #include "svid_cache.h"
+#include "telemetry.h"
 #include "tracker_user.h"
 #include "workload.pb-c.h"
 #include "workload_api.h"
+
+/*
+ * Every call's end is counted by method and status (telemetry.h): these
+ * wrap rpc_server's two ways of ending a call for the rest of this file.
+ */
+static void count_end(struct rpc_call *call, grpc_status_code code)
+{
+	telemetry_workload_call(rpc_call_method(call)->path, code);
+}
+#define rpc_call_finish(call, code, ...)                                                           \
+	(count_end(call, code), rpc_call_finish(call, code, __VA_ARGS__))
+#define rpc_call_reply(call, msg) (count_end(call, GRPC_STATUS_OK), rpc_call_reply(call, msg))
 
 #define STREAM_BUCKETS 1024
 #define UID_BUCKETS 256
@@ -68,6 +81,8 @@ struct stream {
 	uint64_t ticks;
 	uint64_t hash; /* of the last message sent */
 	bool sent;
+	struct timespec started;    /* for the latency of the first message */
+	struct identity_held *held; /* the identities released on it, for the log */
 
 	/* under api->lock */
 	bool linked;
@@ -161,6 +176,33 @@ static long ms_since(const struct timespec *t)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+static double seconds_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+/*
+ * The caller's executable as /proc shows it, for a log line only (never a
+ * decision); NULL unless the pidfd says pid was the caller throughout.
+ */
+static const char *peer_exe(struct workload_api *api, pid_t pid, int pidfd, char *buf, size_t len)
+{
+	char path[320];
+	ssize_t n;
+
+	if (pid <= 0 || !workload_pidfd_alive(pidfd))
+		return NULL;
+	snprintf(path, sizeof(path), "%s/%d/exe", api->proc_root, (int)pid);
+	n = readlink(path, buf, len - 1);
+	if (n < 0 || !workload_pidfd_alive(pidfd))
+		return NULL;
+	buf[n] = '\0';
+	return buf;
 }
 
 static void strv_free_n(char **v, size_t n)
@@ -581,6 +623,7 @@ static int bundles_collect(struct workload_api *api, struct entry *const *entrie
 struct x509_msg {
 	X509SVIDResponse resp;
 	X509SVID *svids, **svidp;
+	struct identity_ref *refs; /* the entry of each SVID in resp, for the log */
 	X509SVIDResponse__FederatedBundlesEntry *fed, **fedp;
 	char **keys;
 	size_t nkeys;
@@ -597,6 +640,7 @@ static void x509_msg_release(struct x509_msg *m)
 	strv_free_n(m->keys, m->nkeys);
 	free(m->svids);
 	free(m->svidp);
+	free(m->refs);
 	free(m->fed);
 	free(m->fedp);
 	bundles_release(&m->b);
@@ -661,10 +705,11 @@ static int x509_msg_build(struct workload_api *api, char **eids, size_t neids, s
 	bundle_x509_der(m->b.v[0], &own_der, &own_len);
 	m->svids = calloc(m->nheld, sizeof(*m->svids));
 	m->svidp = calloc(m->nheld, sizeof(*m->svidp));
+	m->refs = calloc(m->nheld, sizeof(*m->refs));
 	m->fed = calloc(m->b.n, sizeof(*m->fed));
 	m->fedp = calloc(m->b.n, sizeof(*m->fedp));
 	m->keys = calloc(m->b.n, sizeof(*m->keys));
-	if (!m->svids || !m->svidp || !m->fed || !m->fedp || !m->keys) {
+	if (!m->svids || !m->svidp || !m->refs || !m->fed || !m->fedp || !m->keys) {
 		x509_msg_release(m);
 		return -ENOMEM;
 	}
@@ -696,6 +741,7 @@ static int x509_msg_build(struct workload_api *api, char **eids, size_t neids, s
 		x->x509_svid_key = (ProtobufCBinaryData){s->x509->key_der_len, s->x509->key_der};
 		x->bundle = (ProtobufCBinaryData){own_len, (uint8_t *)own_der};
 		x->hint = (char *)hint;
+		m->refs[n] = (struct identity_ref){s->entry_id, s->entry->spiffe_id};
 		m->svidp[n++] = x;
 	}
 	strv_free(&hints);
@@ -905,7 +951,12 @@ static void *worker(void *arg)
 	struct job *j;
 
 	while ((j = dequeue(api))) {
+		/* The method's path is static; the call is gone once the job finishes it. */
+		const char *path = j->unary ? rpc_call_method(j->call)->path : NULL;
+
 		j->fn(api, j);
+		if (path)
+			telemetry_workload_latency(path, seconds_since(&j->queued));
 		if (j->s)
 			stream_unref(j->s);
 		job_free(j);
@@ -919,6 +970,7 @@ static void stream_unref(struct stream *s)
 {
 	if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL))
 		return;
+	telemetry_stream_end(&s->held, &(struct identity_event){.pid = s->pid}, false);
 	strv_free_n(s->eids, s->neids);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
@@ -972,10 +1024,28 @@ static void stream_unlink(struct workload_api *api, struct stream *s)
 static void stream_finish_locked(struct workload_api *api, struct stream *s, grpc_status_code code,
 				 const char *msg)
 {
+	struct identity_event ev = {.kind = IDENTITY_REFUSED,
+				    .pid = s->pid,
+				    .uid = s->uid,
+				    .rpc = stream_kind_name[s->kind],
+				    .reason = msg,
+				    .code = code};
+	char exe[PATH_MAX];
+
 	if (!s->call)
 		return;
+	if (!s->sent && code != GRPC_STATUS_CANCELLED)
+		telemetry_workload_latency(stream_kind_name[s->kind], seconds_since(&s->started));
+	/* Refused an identity: logged and counted once, while the pidfd is the connection's. */
+	if (code == GRPC_STATUS_PERMISSION_DENIED && !s->held && !s->sent) {
+		ev.exe = peer_exe(api, s->pid, s->pidfd, exe, sizeof(exe));
+		telemetry_identity(&ev);
+	}
 	rpc_call_finish(s->call, code, "%s", msg);
 	s->call = NULL;
+	/* A process that lost its identities, or exited: what this stream gave it is revoked. */
+	if (code == GRPC_STATUS_PERMISSION_DENIED)
+		telemetry_stream_end(&s->held, &ev, true);
 	count_refusal(api, code);
 	log_debug("\"workload api: stream ended\" method=%s pid=%d uid=%u status=%d reason=\"%s\"",
 		  stream_kind_name[s->kind], (int)s->pid, (unsigned)s->uid, (int)code, msg);
@@ -1026,8 +1096,11 @@ static void stream_set_eids(struct workload_api *api, struct stream *s, char **e
 	pthread_mutex_unlock(&api->lock);
 }
 
-/* Packs msg, and sends it unless it is what the stream got last.  Under s->lock. */
-static void stream_send_locked(struct workload_api *api, struct stream *s,
+/*
+ * Packs msg, and sends it unless it is what the stream got last.  Under
+ * s->lock.  True if the client has msg now (sent, or sent before).
+ */
+static bool stream_send_locked(struct workload_api *api, struct stream *s,
 			       const ProtobufCMessage *msg)
 {
 	size_t len = protobuf_c_message_get_packed_size(msg);
@@ -1036,26 +1109,29 @@ static void stream_send_locked(struct workload_api *api, struct stream *s,
 	int r;
 
 	if (!buf)
-		return;
+		return false;
 	protobuf_c_message_pack(msg, buf);
 	h = fnv1a(buf, len);
 	explicit_bzero(buf, len); /* it may hold private keys */
 	if (s->sent && h == s->hash)
-		return;
+		return true;
 	/* The last word on who is there, right before an identity leaves. */
 	if (!workload_pidfd_alive(s->pidfd)) {
 		stream_finish_locked(api, s, GRPC_STATUS_PERMISSION_DENIED,
 				     "the calling process has exited");
-		return;
+		return false;
 	}
 	r = rpc_call_send(s->call, msg);
 	if (r) /* -ECANCELED: the cancel callback ends it */
-		return;
+		return false;
+	if (!s->sent)
+		telemetry_workload_latency(stream_kind_name[s->kind], seconds_since(&s->started));
 	s->hash = h;
 	s->sent = true;
 	pthread_mutex_lock(&api->lock);
 	api->stats.stream_messages++;
 	pthread_mutex_unlock(&api->lock);
+	return true;
 }
 
 static void stream_eval(struct workload_api *api, struct stream *s)
@@ -1127,7 +1203,15 @@ static void stream_eval(struct workload_api *api, struct stream *s)
 
 		r = x509_msg_build(api, pi->entry_ids, pi->nentry_ids, &m);
 		if (!r) {
-			stream_send_locked(api, s, &m.resp.base);
+			struct identity_event ev = {.pid = s->pid,
+						    .uid = s->uid,
+						    .exe = pi->st.exe,
+						    .rpc = stream_kind_name[s->kind]};
+
+			pi->st.exe[sizeof(pi->st.exe) - 1] = '\0';
+			/* Logged once per identity: what changed since the last message. */
+			if (stream_send_locked(api, s, &m.resp.base))
+				telemetry_stream_held(&s->held, &ev, m.refs, m.resp.n_svids);
 			x509_msg_release(&m);
 		}
 	} else {
@@ -1276,6 +1360,7 @@ static void start_stream(struct rpc_call *call, struct workload_api *api, enum s
 	}
 	u->n++;
 	pthread_mutex_init(&s->lock, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &s->started);
 	s->kind = kind;
 	s->pid = peer->pid;
 	s->uid = peer->uid;
@@ -1385,6 +1470,19 @@ static bool unary_begin(struct workload_api *api, struct job *j)
 static void refuse(struct workload_api *api, struct rpc_call *call, grpc_status_code code,
 		   const char *msg)
 {
+	const struct rpc_peer *peer = rpc_call_peer(call);
+	char exe[PATH_MAX];
+
+	/* Refused an identity: logged and counted once (telemetry.h), before the call goes. */
+	if (code == GRPC_STATUS_PERMISSION_DENIED)
+		telemetry_identity(&(struct identity_event){
+		    .kind = IDENTITY_REFUSED,
+		    .pid = peer->pid,
+		    .uid = peer->uid,
+		    .exe = peer_exe(api, peer->pid, peer->pidfd, exe, sizeof(exe)),
+		    .rpc = rpc_call_method(call)->path,
+		    .reason = msg,
+		    .code = code});
 	count_refusal(api, code);
 	rpc_call_finish(call, code, "%s", msg);
 }
@@ -1408,6 +1506,8 @@ static void jwt_svid_job(struct workload_api *api, struct job *j)
 	struct entry **ents = NULL;
 	JWTSVID *svids = NULL, **ptrs = NULL;
 	char **tokens = NULL;
+	const char **granted = NULL; /* the entry id of each token, for the log */
+	struct identity_event ev;
 	size_t nents = 0, n = 0;
 	grpc_status_code code;
 	char msg[160];
@@ -1430,7 +1530,8 @@ static void jwt_svid_job(struct workload_api *api, struct job *j)
 	svids = calloc(nents, sizeof(*svids));
 	ptrs = calloc(nents, sizeof(*ptrs));
 	tokens = calloc(nents, sizeof(*tokens));
-	if (!svids || !ptrs || !tokens) {
+	granted = calloc(nents, sizeof(*granted));
+	if (!svids || !ptrs || !tokens || !granted) {
 		refuse(api, j->call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
@@ -1454,6 +1555,8 @@ static void jwt_svid_job(struct workload_api *api, struct job *j)
 			refuse(api, j->call, GRPC_STATUS_UNAVAILABLE, "cannot mint a JWT-SVID now");
 			goto out;
 		}
+		telemetry_jwt_minted();
+		granted[n] = e->id;
 		jwtsvid__init(&svids[n]);
 		svids[n].spiffe_id = e->spiffe_id;
 		svids[n].svid = tokens[n];
@@ -1474,7 +1577,20 @@ static void jwt_svid_job(struct workload_api *api, struct job *j)
 	}
 	resp.n_svids = n;
 	resp.svids = ptrs;
+	pi->st.exe[sizeof(pi->st.exe) - 1] = '\0';
+	/* The peer is the call's: copied before the reply releases it. */
+	ev = (struct identity_event){.kind = IDENTITY_RELEASED,
+				     .pid = peer->pid,
+				     .uid = peer->uid,
+				     .exe = pi->st.exe,
+				     .svid_type = "jwt",
+				     .rpc = WORKLOAD_METHOD_FETCH_JWT_SVID};
 	rpc_call_reply(j->call, &resp.base);
+	for (size_t i = 0; i < n; i++) {
+		ev.spiffe_id = svids[i].spiffe_id;
+		ev.entry_id = granted[i];
+		telemetry_identity(&ev);
+	}
 out:
 	if (tokens)
 		for (size_t i = 0; i < n; i++) {
@@ -1482,6 +1598,7 @@ out:
 			free(tokens[i]);
 		}
 	free(tokens);
+	free(granted);
 	free(svids);
 	free(ptrs);
 	entries_free(ents, nents);
@@ -1782,6 +1899,7 @@ static grpc_status_code workload_check(struct rpc_call *call, void *arg, char *m
 	pthread_mutex_lock(&api->lock);
 	api->stats.refused_header++;
 	pthread_mutex_unlock(&api->lock);
+	telemetry_workload_call(rpc_call_method(call)->path, GRPC_STATUS_INVALID_ARGUMENT);
 	snprintf(msg, len, "security header missing from request");
 	return GRPC_STATUS_INVALID_ARGUMENT;
 }
