@@ -355,8 +355,12 @@ static __always_inline struct scratch *fill_state(struct task_struct *task, stru
 
 static __always_inline __u64 wakeup_flags(__u32 type)
 {
+	/*
+	 * Forced: the default wakes the reader only when it has read everything
+	 * before, and the fork just before an exec was left unread on purpose.
+	 */
 	if (type == EV_EXEC || type == EV_CGROUP)
-		return 0;
+		return BPF_RB_FORCE_WAKEUP;
 	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > LAZY_WAKEUP_LIMIT)
 		return BPF_RB_FORCE_WAKEUP;
 	return BPF_RB_NO_WAKEUP;
