@@ -19,6 +19,8 @@ pkgs=(
 	jq gnuplot-nox
 	# tests: real containers (a private dockerd; an image from a static busybox)
 	docker.io busybox-static
+	# operations (#11): man pages from --help; e2e scrapes /metrics, closes a BPF link in attestd
+	help2man curl gdb
 )
 
 missing=()
