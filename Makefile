@@ -62,7 +62,7 @@ HELPERS := $(patsubst selftests/helpers/%.c,$(BUILD)/selftests/%,$(wildcard self
 
 APPS := $(BUILD)/attestd $(BUILD)/attestctl
 
-.PHONY: all deps run test bench vmtest clean format
+.PHONY: all deps run test bench vmtest clean format man
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(SKELS) $(PB_SRCS) $(PB_HDRS)
 
@@ -85,6 +85,9 @@ bench: all $(HELPERS) $(BENCH_BINS)
 
 vmtest: $(KERN_BIN) $(HELPERS)
 	$(Q)BUILD=$(BUILD) scripts/vmtest.sh $(if $(KERNEL),--kernel $(KERNEL)) $(if $(FILTER),-- $(FILTER))
+
+man: all
+	$(Q)BUILD=$(BUILD) scripts/gen-man.sh
 
 format:
 	$(Q)clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h selftests/*.[ch] selftests/*/*.c bench/*.c
