@@ -26,12 +26,14 @@
 #include "cleanup.h"
 #include "entry.h"
 #include "explain.h"
+#include "federation.h"
 #include "health.h"
 #include "log.h"
 #include "proctable.h"
 #include "registry.h"
 #include "rpc_server.h"
 #include "selector.h"
+#include "spiffeid.h"
 #include "store.h"
 #include "telemetry.h"
 
@@ -1231,6 +1233,119 @@ static void do_watch(struct rpc_call *call, const ProtobufCMessage *msg, void *a
 	rpc_call_on_cancel(call, watch_cancelled, w);
 }
 
+/* ---- federation: foreign trust domains' bundles (federation.h) ---- */
+
+static void bundle_info_fill(Attestd__Admin__V1__BundleInfo *m, const struct federation_info *fi)
+{
+	attestd__admin__v1__bundle_info__init(m);
+	m->trust_domain = (char *)fi->trust_domain;
+	m->x509_authorities = (uint32_t)fi->x509_authorities;
+	m->jwt_authorities = (uint32_t)fi->jwt_authorities;
+	m->sequence = fi->sequence;
+}
+
+static void finish_bundle_error(struct rpc_call *call, int r, const char *td, const char *err)
+{
+	if (r == -EINVAL)
+		rpc_call_finish(call, GRPC_STATUS_INVALID_ARGUMENT, "%s", err);
+	else if (r == -EPERM)
+		rpc_call_finish(call, GRPC_STATUS_FAILED_PRECONDITION,
+				"%s is attestd's own trust domain", td);
+	else if (r == -ENOENT)
+		rpc_call_finish(call, GRPC_STATUS_NOT_FOUND, "no bundle for trust domain %s", td);
+	else if (r == -ENOMEM)
+		rpc_call_finish(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+	else
+		rpc_call_finish(call, GRPC_STATUS_INTERNAL, "%s", *err ? err : strerror(-r));
+}
+
+static void do_set_bundle(struct rpc_call *call, const ProtobufCMessage *msg, void *arg)
+{
+	const Attestd__Admin__V1__SetBundleRequest *req = (const void *)msg;
+	Attestd__Admin__V1__BundleInfo resp;
+	struct admin_api *api = arg;
+	struct federation_info fi;
+	char err[256] = "";
+	int r;
+
+	if (!api->deps.federation) {
+		rpc_call_finish(call, GRPC_STATUS_UNAVAILABLE, "federation is not running");
+		return;
+	}
+	r = federation_set(api->deps.federation, req->trust_domain,
+			   (const char *)req->bundle.data, req->bundle.len, &fi, err, sizeof(err));
+	if (r < 0) {
+		finish_bundle_error(call, r, req->trust_domain, err);
+		return;
+	}
+	bundle_info_fill(&resp, &fi);
+	rpc_call_reply(call, &resp.base);
+}
+
+static void do_list_bundles(struct rpc_call *call, const ProtobufCMessage *msg, void *arg)
+{
+	Attestd__Admin__V1__ListBundlesResponse resp = ATTESTD__ADMIN__V1__LIST_BUNDLES_RESPONSE__INIT;
+	struct admin_api *api = arg;
+	_cleanup_free_ struct federation_info *v = NULL;
+	_cleanup_free_ Attestd__Admin__V1__BundleInfo *ms = NULL;
+	_cleanup_free_ Attestd__Admin__V1__BundleInfo **ptrs = NULL;
+	size_t n = 0;
+	int r;
+
+	(void)msg;
+	if (!api->deps.federation) {
+		rpc_call_finish(call, GRPC_STATUS_UNAVAILABLE, "federation is not running");
+		return;
+	}
+	r = federation_list(api->deps.federation, &v, &n);
+	if (r == 0) {
+		ms = calloc(n ? n : 1, sizeof(*ms));
+		ptrs = calloc(n ? n : 1, sizeof(*ptrs));
+		if (!ms || !ptrs)
+			r = -ENOMEM;
+	}
+	if (r < 0) {
+		finish_bundle_error(call, r, "", "");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		bundle_info_fill(&ms[i], &v[i]);
+		ptrs[i] = &ms[i];
+	}
+	resp.n_bundles = n;
+	resp.bundles = ptrs;
+	rpc_call_reply(call, &resp.base);
+}
+
+static void do_delete_bundle(struct rpc_call *call, const ProtobufCMessage *msg, void *arg)
+{
+	const Attestd__Admin__V1__DeleteBundleRequest *req = (const void *)msg;
+	Attestd__Admin__V1__DeleteBundleResponse resp =
+	    ATTESTD__ADMIN__V1__DELETE_BUNDLE_RESPONSE__INIT;
+	struct admin_api *api = arg;
+	char err[256];
+	int r;
+
+	if (!api->deps.federation) {
+		rpc_call_finish(call, GRPC_STATUS_UNAVAILABLE, "federation is not running");
+		return;
+	}
+	r = federation_delete(api->deps.federation, req->trust_domain);
+	if (r == -EINVAL) {
+		char why[200];
+
+		trust_domain_validate(req->trust_domain, why, sizeof(why));
+		snprintf(err, sizeof(err), "invalid trust domain '%s': %s", req->trust_domain, why);
+	} else {
+		snprintf(err, sizeof(err), "%s", strerror(-r));
+	}
+	if (r < 0) {
+		finish_bundle_error(call, r, req->trust_domain, err);
+		return;
+	}
+	rpc_call_reply(call, &resp.base);
+}
+
 /* Adding an RPC: a handler above and a row here. */
 static const struct rpc_method admin_methods[] = {
     {ADMIN_METHOD_ATTEST, &attestd__admin__v1__attest_request__descriptor, RPC_UNARY, do_attest},
@@ -1253,6 +1368,12 @@ static const struct rpc_method admin_methods[] = {
      do_explain},
     {ADMIN_METHOD_WATCH, &attestd__admin__v1__watch_request__descriptor, RPC_SERVER_STREAM,
      do_watch},
+    {ADMIN_METHOD_SET_BUNDLE, &attestd__admin__v1__set_bundle_request__descriptor, RPC_UNARY,
+     do_set_bundle},
+    {ADMIN_METHOD_LIST_BUNDLES, &attestd__admin__v1__list_bundles_request__descriptor, RPC_UNARY,
+     do_list_bundles},
+    {ADMIN_METHOD_DELETE_BUNDLE, &attestd__admin__v1__delete_bundle_request__descriptor,
+     RPC_UNARY, do_delete_bundle},
 };
 
 int admin_api_start(const char *socket_path, const struct admin_deps *deps, struct admin_api **ret)

@@ -21,6 +21,9 @@
 #define ADMIN_METHOD_HEALTH "/attestd.admin.v1.Admin/Health"
 #define ADMIN_METHOD_EXPLAIN "/attestd.admin.v1.Admin/Explain"
 #define ADMIN_METHOD_WATCH "/attestd.admin.v1.Admin/Watch"
+#define ADMIN_METHOD_SET_BUNDLE "/attestd.admin.v1.Admin/SetBundle"
+#define ADMIN_METHOD_LIST_BUNDLES "/attestd.admin.v1.Admin/ListBundles"
+#define ADMIN_METHOD_DELETE_BUNDLE "/attestd.admin.v1.Admin/DeleteBundle"
 
 /*
  * Largest request the admin API takes: a CreateEntries batch of 100,000
@@ -36,12 +39,14 @@ struct registry;
 struct admin_api;
 struct entry;
 struct health;
+struct federation;
 
 /* What the admin API reads; borrowed, must outlive the API. */
 struct admin_deps {
 	struct proctable *pt;
 	struct registry *registry; /* entries; NULL: entry calls answer UNAVAILABLE */
 	struct health *health;	   /* Health; NULL: it answers UNAVAILABLE */
+	struct federation *federation; /* bundle calls; NULL: they answer UNAVAILABLE */
 };
 
 /* -EADDRINUSE if another attestd serves socket_path. */

@@ -18,6 +18,7 @@
 #include "admin_api.h"
 #include "cleanup.h"
 #include "ctl.h"
+#include "ctl_bundle.h"
 #include "ctl_entry.h"
 #include "ctl_ops.h"
 #include "ctl_selectors.h"
@@ -48,6 +49,7 @@ static int do_attest(struct ctl *ctl, int argc, char **argv);
 static int do_ps(struct ctl *ctl, int argc, char **argv);
 static int do_workload(struct ctl *ctl, int argc, char **argv);
 static int do_entry(struct ctl *ctl, int argc, char **argv);
+static int do_bundle(struct ctl *ctl, int argc, char **argv);
 static int do_selectors(struct ctl *ctl, int argc, char **argv);
 static int do_ops(struct ctl *ctl, int argc, char **argv);
 
@@ -64,6 +66,10 @@ static const struct command commands[] = {
      "validate a JWT-SVID, over the Workload API"},
     {"bundle", "show", do_workload, "[--format pem|jwks]",
      "the trust bundles the Workload API serves this process"},
+    {"bundle", "set", do_bundle, "--trust-domain TD --file BUNDLE.json",
+     "add or replace a foreign trust domain's bundle (federation)"},
+    {"bundle", "list", do_bundle, "", "foreign trust domains' bundles: X.509, JWT, sequence"},
+    {"bundle", "delete", do_bundle, "TD", "delete a foreign trust domain's bundle"},
     {"entry", "create", do_entry, "--spiffe-id ID --selector S ... | --data FILE",
      "create a registration entry, or all of FILE's in one transaction"},
     {"entry", "list", do_entry, "[--selector S ...] [--spiffe-id ID]",
@@ -469,6 +475,15 @@ static int do_entry(struct ctl *ctl, int argc, char **argv)
 	struct ctl_env env = {.admin_socket = ctl->admin_socket, .json = ctl->json};
 
 	return ctl_entry_run(ctl->cmd->sub, &env, argc, argv);
+}
+
+/* ---- bundle set, list, delete: user/ctl_bundle.c, over the admin API ---- */
+
+static int do_bundle(struct ctl *ctl, int argc, char **argv)
+{
+	struct ctl_env env = {.admin_socket = ctl->admin_socket, .json = ctl->json};
+
+	return ctl_bundle_run(ctl->cmd->sub, &env, argc, argv);
 }
 
 /* ---- fetch, validate, bundle: user/ctl_fetch.c, over the Workload API ---- */

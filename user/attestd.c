@@ -35,6 +35,7 @@
 /* Workload API (issue #5) */
 #include "bundle.h"
 #include "ca.h"
+#include "federation.h"
 #include "svid_cache.h"
 #include "workload_api.h"
 /* Metrics, health (issue #11) */
@@ -57,6 +58,7 @@ struct daemon {
 	uint64_t bundle_seq;
 	struct svid_cache *cache;
 	struct workload_api *wl;
+	struct federation *federation; /* foreign trust domains' bundles (issue #4) */
 	struct meta_cache *meta; /* docker:* and kubelet k8s:* metadata (issue #6) */
 	struct health *health;	 /* /live, /ready, attestctl healthcheck (issue #11) */
 	struct http_server *http; /* --metrics-addr */
@@ -176,6 +178,15 @@ static void ca_maintain(struct daemon *d)
 		workload_api_bundles_changed(d->wl);
 }
 
+/* federation: a foreign bundle was set or deleted. */
+static void federation_changed(void *ctx)
+{
+	struct daemon *d = ctx;
+
+	if (d->wl)
+		workload_api_bundles_changed(d->wl);
+}
+
 static int identity_start(struct daemon *d, const struct proctable_hooks *hooks, char *why,
 			  size_t len)
 {
@@ -214,6 +225,16 @@ static int identity_start(struct daemon *d, const struct proctable_hooks *hooks,
 		r = publish_bundle(d);
 	if (r < 0) {
 		snprintf(why, len, "cannot prepare the trust bundle: %s", strerror(-r));
+		return r;
+	}
+	r = federation_open(&(struct federation_opts){ .data_dir = d->cfg.data_dir,
+						       .trust_domain = d->cfg.trust_domain,
+						       .bundles = d->bundles,
+						       .notify = federation_changed,
+						       .ctx = d },
+			    &d->federation);
+	if (r < 0) {
+		snprintf(why, len, "cannot open %s/bundles: %s", d->cfg.data_dir, strerror(-r));
 		return r;
 	}
 	sdeps = (struct svid_cache_deps){ d->ca, registry_matcher(d->registry), d->pt };
@@ -258,6 +279,8 @@ static void identity_stop(struct daemon *d, const struct proctable_hooks *hooks)
 	d->wl = NULL;
 	svid_cache_free(d->cache);
 	d->cache = NULL;
+	federation_free(d->federation);
+	d->federation = NULL;
 	bundle_set_unref(d->bundles);
 	d->bundles = NULL;
 	ca_free(d->ca);
@@ -527,6 +550,7 @@ static int start(struct daemon *d, char *why, size_t len)
 	deps.pt = d->pt;
 	deps.registry = d->registry;
 	deps.health = d->health;
+	deps.federation = d->federation;
 	r = admin_api_start(d->cfg.admin_socket, &deps, &d->admin);
 	if (r == -EADDRINUSE) {
 		snprintf(why, len, "admin socket %s is in use by another process",
