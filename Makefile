@@ -81,7 +81,7 @@ test: all $(UNIT_BIN) $(KERN_BIN) $(HELPERS)
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
 bench: all $(HELPERS) $(BENCH_BINS)
-	$(Q)BUILD=$(BUILD) scripts/bench/run.sh
+	$(Q)BUILD=$(BUILD) REPORT=$(REPORT) scripts/bench/run.sh
 
 vmtest: $(KERN_BIN) $(HELPERS)
 	$(Q)BUILD=$(BUILD) scripts/vmtest.sh $(if $(KERNEL),--kernel $(KERNEL)) $(if $(FILTER),-- $(FILTER))

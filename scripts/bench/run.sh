@@ -440,9 +440,28 @@ unspawn
 
 # --- results ---------------------------------------------------------------
 "$PY" scripts/bench/report.py results "$TMP/parts" "$OUT/exec_rate.dat" "$OUT/results.json" \
-	"$QUICK" || die "cannot write results"
+	"$QUICK" | tee "$TMP/table.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || die "cannot write results"
 if command -v gnuplot >/dev/null; then
 	scripts/bench/plot.sh "$OUT" || say "plots failed"
 else
 	say "gnuplot not installed: no plots (apt-get install gnuplot-nox)"
+fi
+
+# --- REPORT=1: the table and plots into docs/ --------------------------------
+if [ "${REPORT:-0}" = 1 ]; then
+	cp "$OUT"/*.png docs/perf/ 2>/dev/null || say "no plots to copy"
+	"$PY" - docs/performance.md "$TMP/table.txt" "$(git rev-parse --short HEAD 2>/dev/null)" <<'PYEOF'
+import sys, datetime
+doc, table, rev = open(sys.argv[1]).read(), open(sys.argv[2]).read(), sys.argv[3]
+begin, end = "<!-- bench:latest -->", "<!-- /bench:latest -->"
+block = (f"{begin}\n### Latest `make bench REPORT=1`\n\nmain at {rev}, "
+         f"{datetime.date.today()}:\n\n```\n{table.rstrip()}\n```\n{end}")
+if begin in doc:
+    doc = doc[:doc.index(begin)] + block + doc[doc.index(end) + len(end):]
+else:
+    doc = doc.replace("\n## Method, figure by figure", "\n" + block + "\n\n## Method, figure by figure", 1)
+open(sys.argv[1], "w").write(doc)
+PYEOF
+	say "docs/performance.md and docs/perf/*.png updated"
 fi
